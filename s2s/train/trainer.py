@@ -1,0 +1,348 @@
+"""The shared training loop: precision, data parallelism, accumulation, checkpoints, logging.
+
+Everything task-specific (model, data, loss, metrics) comes from a ``Task``. The
+loop is resumable exactly: a checkpoint stores model, optimizer, scheduler, grad
+scaler, the epoch and position inside it, and all RNG states; batch order is a
+pure function of (seed, epoch), so a resumed run takes the same steps as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import os
+import random
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from s2s.data.batching import BucketSampler
+from s2s.errors import S2SError
+from s2s.train import checkpoint as ckpt_lib
+from s2s.train.distributed import DistInfo, all_reduce_sum, barrier
+
+log = logging.getLogger("s2s.train")
+
+TRAIN_DEFAULTS = {
+    "task": "asr",
+    "seed": 1,
+    "train_data": None,
+    "valid_data": None,
+    "max_epochs": 10,
+    "max_steps": 0,            # stop after this many optimizer steps (0: no limit)
+    "batch_frames": 20000,     # padded input frames per batch per rank
+    "max_batch_size": 256,     # items per batch per rank
+    "sortagrad": True,         # first epoch in ascending length order
+    "accum_grad": 1,
+    "grad_clip": 0.0,          # max global grad norm (0: off)
+    "precision": "fp32",       # fp32 | fp16 (dynamic loss scaling) | bf16
+    "optim": "adam",
+    "optim_conf": {"lr": 0.001},
+    "scheduler": "constant",
+    "scheduler_conf": {},
+    "ckpt_every_steps": 0,     # also checkpoint every N steps (0: epochs only)
+    "keep_checkpoints": 3,     # step checkpoints kept (epoch checkpoints are all kept)
+    "log_every_steps": 20,
+    "num_workers": 0,
+    "device": "auto",
+    "valid_every_epochs": 1,
+}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    def __init__(self, conf: dict, exp_dir: str | Path, task, dist: DistInfo, resume: bool = False):
+        self.conf = conf
+        self.exp_dir = Path(exp_dir)
+        self.ckpt_dir = self.exp_dir / "checkpoints"
+        self.task = task
+        self.dist = dist
+        self.device = dist.device
+        self.resume = resume
+        precision = conf["precision"]
+        if precision not in ("fp32", "fp16", "bf16"):
+            raise S2SError(f"config key 'precision' must be fp32, fp16 or bf16, got {precision!r}")
+        self.precision = precision
+        self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
+
+    # ------------------------------------------------------------------ set-up
+    def setup(self) -> None:
+        from s2s.optim import build_optimizer, build_scheduler
+
+        conf = self.conf
+        self.train_set = self.task.dataset("train")
+        if self.train_set is None:
+            raise S2SError("config key 'train_data' is not set; give the training data dir(s)")
+        self.valid_set = self.task.dataset("valid")
+        self.sampler = BucketSampler(
+            self.train_set.lengths, conf["batch_frames"], conf["max_batch_size"], seed=conf["seed"],
+            sortagrad=conf["sortagrad"], world_size=self.dist.world_size, rank=self.dist.rank,
+        )
+        self.model = self.task.build_model().to(self.device)
+        self.num_params = sum(p.numel() for p in self.model.parameters())
+        self.steps_per_epoch = max(1, len(self.sampler) // conf["accum_grad"])
+        self.optimizer = build_optimizer(conf["optim"], conf["optim_conf"], self.model)
+        self.scheduler = build_scheduler(conf["scheduler"], conf["scheduler_conf"], self.optimizer, self.steps_per_epoch)
+        # Dynamic loss scaling only for fp16; bf16 has fp32's range.
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+        if self.dist.enabled:
+            self.ddp_model = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        else:
+            self.ddp_model = self.model
+        self.step = 0
+        self.epoch = 0
+        self.batch_pos = 0      # global batches of the current epoch already consumed
+        self.skipped_steps = 0  # steps dropped for non-finite gradients
+        self.best = {}
+        if self.resume:
+            self._load_latest()
+
+    # ------------------------------------------------------------------ checkpoints
+    def _train_state(self) -> dict:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_pos": self.batch_pos,
+            "skipped_steps": self.skipped_steps,
+            "rng": ckpt_lib.rng_state(),
+            "conf": self.conf,
+        }
+
+    def save(self, name: str) -> Path:
+        path = self.ckpt_dir / f"{name}.pt"
+        if self.dist.is_main:
+            ckpt_lib.save_checkpoint(path, self.model.state_dict(), self.task.meta(), self._train_state())
+            # "last.pt" names the newest checkpoint, whatever its kind
+            ckpt_lib.save_checkpoint(self.ckpt_dir / "last.pt", self.model.state_dict(), self.task.meta(),
+                                     self._train_state())
+            steps = ckpt_lib.list_checkpoints(self.ckpt_dir, "step")
+            for old in steps[: max(0, len(steps) - self.conf["keep_checkpoints"])]:
+                old.unlink(missing_ok=True)
+        barrier(self.dist)
+        return path
+
+    def _load_latest(self) -> None:
+        path = self.ckpt_dir / "last.pt"
+        if not path.is_file():
+            log.info("--resume: no checkpoint in %s, starting from scratch", self.ckpt_dir)
+            return
+        ck = ckpt_lib.load_checkpoint(path)
+        self.model.load_state_dict(ck["model"])
+        st = ck["train_state"]
+        self.optimizer.load_state_dict(st["optimizer"])
+        self.scheduler.load_state_dict(st["scheduler"])
+        self.scaler.load_state_dict(st["scaler"])
+        self.step, self.epoch, self.batch_pos = st["step"], st["epoch"], st["batch_pos"]
+        self.skipped_steps = st["skipped_steps"]
+        ckpt_lib.set_rng_state(st["rng"])
+        log.info("resumed from %s: epoch %d, batch %d, step %d", path, self.epoch + 1, self.batch_pos, self.step)
+
+    # ------------------------------------------------------------------ loop
+    def _loader(self, batches: list[list[int]], dataset):
+        return torch.utils.data.DataLoader(
+            dataset, batch_sampler=batches, collate_fn=self.task.collate,
+            num_workers=self.conf["num_workers"],
+        )
+
+    def _to_device(self, batch: dict) -> dict:
+        return {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def train(self) -> dict:
+        conf = self.conf
+        accum = conf["accum_grad"]
+        max_steps = conf["max_steps"]
+        writer = self._tensorboard()
+        t_start = time.time()
+        last_metrics: dict = {}
+        done = max_steps and self.step >= max_steps
+        while self.epoch < conf["max_epochs"] and not done:
+            global_batches = self.sampler.epoch_global_batches(self.epoch)
+            n_batches = len(global_batches) - len(global_batches) % accum
+            todo = global_batches[self.batch_pos:n_batches]
+            shards = [self.sampler.shard(b) for b in todo]
+            loader = self._loader(shards, self.train_set)
+            self.ddp_model.train()
+            progress = _progress(len(todo), f"epoch {self.epoch + 1}", self.dist.is_main)
+            window_loss, window_n, window_audio, t_window = 0.0, 0.0, 0.0, time.time()
+            for i, batch in enumerate(loader):
+                batch = self._to_device(batch)
+                micro = (self.batch_pos % accum)
+                sync = micro == accum - 1
+                ctx = self.ddp_model.no_sync() if (self.dist.enabled and not sync) else nullcontext()
+                with ctx:
+                    with self._autocast():
+                        loss_sum, weight, stats = self.task.forward_loss(self.ddp_model, batch)
+                    total_weight = all_reduce_sum(weight, self.dist)
+                    # DDP averages gradients over ranks: scale so the result is the
+                    # gradient of (global loss sum / global weight).
+                    loss = loss_sum * (self.dist.world_size / max(total_weight, 1e-12) / accum)
+                    self.scaler.scale(loss).backward()
+                window_loss += loss_sum.item()
+                window_n += weight
+                if "lengths" in batch:
+                    window_audio += float(batch["lengths"].sum()) * _frame_shift(self.task)
+                self.batch_pos += 1
+                progress.update(1)
+                if not sync:
+                    continue
+                self._optimizer_step()
+                if self.step % conf["log_every_steps"] == 0 and self.dist.is_main:
+                    elapsed = time.time() - t_window
+                    avg = window_loss / max(window_n, 1e-12)
+                    lr = self.optimizer.param_groups[0]["lr"]
+                    log.info("epoch %d step %d: loss %.4f lr %.3g  %.1f audio-s/s", self.epoch + 1, self.step,
+                             avg, lr, window_audio / max(elapsed, 1e-9))
+                    progress.set_postfix(loss=f"{avg:.3f}", lr=f"{lr:.2e}")
+                    if writer:
+                        writer.add_scalar("train/loss", avg, self.step)
+                        writer.add_scalar("train/lr", lr, self.step)
+                        writer.add_scalar("train/skipped_steps", self.skipped_steps, self.step)
+                    window_loss, window_n, window_audio, t_window = 0.0, 0.0, 0.0, time.time()
+                if conf["ckpt_every_steps"] and self.step % conf["ckpt_every_steps"] == 0:
+                    self.save(f"step{self.step}")
+                if max_steps and self.step >= max_steps:
+                    done = True
+                    break
+            progress.close()
+            epoch_finished = self.batch_pos >= n_batches
+            if epoch_finished:
+                self.epoch += 1
+                self.batch_pos = 0
+            if epoch_finished or done:
+                if self.valid_set is not None and (self.epoch % conf["valid_every_epochs"] == 0 or done):
+                    last_metrics = self.validate()
+                    if self.dist.is_main:
+                        log.info("epoch %d validation: %s", self.epoch,
+                                 "  ".join(f"{k} {v:.4f}" for k, v in last_metrics.items()))
+                        if writer:
+                            for k, v in last_metrics.items():
+                                writer.add_scalar(f"valid/{k}", v, self.step)
+                self.save(f"epoch{self.epoch}" if epoch_finished else f"step{self.step}")
+        if writer:
+            writer.close()
+        if self.dist.is_main:
+            log.info("training done: %d steps, %d skipped for non-finite gradients, %.1f s",
+                     self.step, self.skipped_steps, time.time() - t_start)
+        return last_metrics
+
+    def _optimizer_step(self) -> None:
+        self.scaler.unscale_(self.optimizer)
+        grad_norm = None
+        if self.conf["grad_clip"] > 0:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.conf["grad_clip"])
+        finite = True
+        if self.precision != "fp16":
+            if grad_norm is None:
+                grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None]) \
+                    if hasattr(torch.nn.utils, "get_total_norm") else _total_norm(self.model)
+            finite = bool(torch.isfinite(grad_norm))
+        if self.precision == "fp16":
+            scale_before = self.scaler.get_scale()
+            self.scaler.step(self.optimizer)  # skips the step itself when gradients overflowed
+            self.scaler.update()
+            if self.scaler.get_scale() < scale_before:
+                self.skipped_steps += 1
+        elif finite:
+            self.optimizer.step()
+        else:
+            self.skipped_steps += 1
+            log.warning("step %d: non-finite gradient norm, step skipped (%d so far)", self.step + 1, self.skipped_steps)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.step += 1
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        metrics: dict = {}
+        if self.dist.is_main:
+            self.model.eval()
+            sampler = BucketSampler(self.valid_set.lengths, self.conf["batch_frames"], self.conf["max_batch_size"],
+                                    shuffle=False)
+            loader = self._loader(sampler.epoch_global_batches(0), self.valid_set)
+            with self._autocast():
+                metrics = self.task.evaluate(self.model, (self._to_device(b) for b in loader))
+            self.model.train()
+        barrier(self.dist)
+        return metrics
+
+    def _tensorboard(self):
+        if not self.dist.is_main:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except Exception:  # tensorboard missing: logging still works
+            return None
+        return SummaryWriter(str(self.exp_dir / "tensorboard"))
+
+
+def _total_norm(model) -> torch.Tensor:
+    norms = [p.grad.detach().float().norm() for p in model.parameters() if p.grad is not None]
+    return torch.stack(norms).norm() if norms else torch.tensor(0.0)
+
+
+def _frame_shift(task) -> float:
+    conf = getattr(task, "frontend_conf", None) or {}
+    return float(conf.get("frame_shift_ms", conf.get("frame_shift", 10.0))) / 1000.0 if conf else 0.01
+
+
+class _NoProgress:
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, **kw):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled or not sys.stderr.isatty() or os.environ.get("S2S_NO_PROGRESS"):
+        return _NoProgress()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, dynamic_ncols=True, leave=False)
+
+
+def setup_logging(log_file: Path | None, is_main: bool) -> None:
+    root = logging.getLogger()
+    root.handlers.clear()
+    root.setLevel(logging.INFO if is_main else logging.WARNING)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+    h = logging.StreamHandler(sys.stderr)
+    h.setFormatter(fmt)
+    root.addHandler(h)
+    if log_file is not None and is_main:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(log_file)
+        fh.setFormatter(fmt)
+        root.addHandler(fh)
+
+
+def human_count(n: int) -> str:
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= div:
+            return f"{n / div:.2f}{unit}"
+    return str(n)
+
+
