@@ -1,0 +1,86 @@
+"""Scoring: WER/CER reports (``s2s.score.wer``), classification metrics
+(``s2s.score.classification``), plots (``s2s.score.plots``), and the recipe's
+RESULTS.md tables that both scorers update (here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+from pathlib import Path
+
+from s2s.errors import S2SError
+from s2s.io import atomic_open
+
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+
+
+def _cells(line: str) -> list[str] | None:
+    """The stripped cells of a markdown table line, or None if it is not one."""
+    line = line.strip()
+    if not (line.startswith("|") and line.endswith("|") and len(line) > 1):
+        return None
+    return [c.strip() for c in _CELL_SPLIT.split(line[1:-1])]
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+
+@contextlib.contextmanager
+def _dir_lock(directory: Path):
+    """Serialise read-modify-write of files in ``directory`` between processes.
+
+    Decode jobs for several test sets often finish together; the lock sits on
+    the directory itself so the recipe is not littered with lock files.
+    """
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def update_results(path, header: list[str], row: list[str], key_columns: int = 2) -> None:
+    """Put ``row`` into the markdown table with ``header`` in ``path`` (a RESULTS.md).
+
+    The table is created at the end of the file when missing. A row whose first
+    ``key_columns`` cells (tag and set) equal the new row's is replaced in
+    place, otherwise the row is added after the table's last row, so scoring
+    the same experiment twice leaves the file unchanged. The file is rewritten
+    atomically under a directory lock.
+    """
+    path = Path(path)
+    if len(row) != len(header):
+        raise S2SError(f"{path}: row has {len(row)} cells, the table has {len(header)} columns")
+    header_cells = [str(h).strip() for h in header]
+    key = [str(c).strip() for c in row[:key_columns]]
+    new_row = _row(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _dir_lock(path.parent):
+        try:
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+        except UnicodeDecodeError:
+            raise S2SError(f"{path}: not valid UTF-8; fix or move the file away") from None
+        lines = text.splitlines()
+        start = next((i for i, ln in enumerate(lines) if _cells(ln) == header_cells), None)
+        if start is None:
+            if lines and lines[-1].strip():
+                lines.append("")
+            lines += [_row(header_cells), _row(["---"] * len(header_cells)), new_row]
+        else:
+            end = start + 2  # header, separator, then rows until the first non-table line
+            while end < len(lines) and _cells(lines[end]) is not None:
+                end += 1
+            for i in range(start + 2, end):
+                if (_cells(lines[i]) or [])[:key_columns] == key:
+                    lines[i] = new_row
+                    break
+            else:
+                lines.insert(end, new_row)
+        with atomic_open(path) as f:
+            f.write("\n".join(lines) + "\n")
