@@ -1,0 +1,422 @@
+"""Acoustic front ends: Kaldi-compatible fbank/MFCC and NeMo-style log-mel.
+
+``build_frontend({"type": "fbank", "num_mel_bins": 80, ...})`` returns a
+:class:`Frontend`; calling it on a waveform gives a ``(T, D)`` float32 tensor.
+
+Conventions
+- Input waveforms are float in [-1, 1] (what :func:`s2s.data.audio.load_audio`
+  returns). The Kaldi types (``fbank``, ``mfcc``) multiply by 32768 first, as
+  Kaldi works on int16-range samples, so their ``dither`` and ``energy_floor``
+  are in Kaldi's units and outputs match ``compute-fbank-feats`` /
+  kaldi-native-fbank fed with int16-range samples. ``logmel`` works on [-1, 1]
+  directly like NeMo.
+- Defaults follow Kaldi except ``dither`` (0.0 here, 1.0 in Kaldi) and
+  ``num_mel_bins`` (80 for fbank): dumped features should be reproducible.
+  Dither, when on, is drawn from a torch generator seeded with ``seed`` (or
+  one passed per call), so a given utterance always gets the same noise.
+- All frames are computed at once: framing is a strided view, the FFT is one
+  batched ``torch.fft.rfft`` and the mel filterbank one matmul.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from s2s.errors import S2SError
+from s2s.registry import Registry, check_kwargs
+
+FRONTENDS = Registry("frontend")
+
+# Kaldi floors energies at FLT_EPSILON before taking the log.
+FLT_EPSILON = float(np.finfo(np.float32).eps)
+KALDI_WINDOWS = ("povey", "hamming", "hann", "hanning", "rectangular", "blackman", "sine")
+
+
+def build_frontend(conf: dict) -> "Frontend":
+    """Build a front end from plain config data: ``{"type": NAME, **options}``.
+
+    Unknown keys or values of the wrong type raise S2SError naming the key.
+    """
+    if not isinstance(conf, dict):
+        raise S2SError(f"frontend config must be a mapping like {{type: fbank, num_mel_bins: 80}}, got {conf!r}")
+    conf = dict(conf)
+    kind = conf.pop("type", None)
+    if kind is None:
+        raise S2SError(f"frontend config: missing key 'type'; one of: {', '.join(FRONTENDS.names())}")
+    ctor = FRONTENDS.get(kind, context="frontend config key 'type'")
+    check_kwargs(ctor, conf, f"frontend config (type {kind!r})")
+    return ctor(**conf)
+
+
+class Frontend:
+    """Waveform -> features. Subclasses set ``dim``, ``frame_shift`` and ``sample_rate``."""
+
+    type: str = ""
+    dim: int
+    frame_shift: float  # seconds
+    sample_rate: int
+
+    def __init__(self, options: dict):
+        self._options = options
+        self._generator = torch.Generator().manual_seed(int(options.get("seed", 0)))
+
+    @property
+    def conf(self) -> dict:
+        """The fully resolved config (every option, defaults included), as plain data."""
+        return {"type": self.type, **self._options}
+
+    def num_frames(self, num_samples: int) -> int:
+        """Number of feature frames for a waveform of ``num_samples`` samples."""
+        raise NotImplementedError
+
+    def __call__(self, wav, sr: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Features ``(T, dim)`` float32 on the waveform's device; T = ``num_frames(len(wav))``."""
+        if sr != self.sample_rate:
+            raise S2SError(
+                f"{self.type} frontend expects {self.sample_rate} Hz audio, got {sr} Hz; set 'resample: true' "
+                f"in the frontend config or set 'sample_rate: {sr}'"
+            )
+        x = torch.as_tensor(wav)
+        if x.dim() != 1:
+            raise S2SError(f"{self.type} frontend expects a 1-D mono waveform, got shape {tuple(x.shape)}")
+        x = x.to(torch.float32)
+        return self.compute(x, generator if generator is not None else self._generator)
+
+    def compute(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.conf})"
+
+
+def _check(cond: bool, key: str, msg: str, kind: str) -> None:
+    if not cond:
+        raise S2SError(f"frontend config (type {kind!r}): key {key!r} {msg}")
+
+
+def _dither(frames: torch.Tensor, amount: float, generator: torch.Generator) -> torch.Tensor:
+    # Noise is drawn on the CPU generator so results do not depend on the device.
+    noise = torch.randn(frames.shape, generator=generator, dtype=frames.dtype)
+    return frames + amount * noise.to(frames.device)
+
+
+# --------------------------------------------------------------------------- Kaldi
+
+
+def kaldi_window(window_type: str, size: int, blackman_coeff: float = 0.42) -> torch.Tensor:
+    """Kaldi's analysis windows (feature-window.cc), computed in float64."""
+    n = np.arange(size, dtype=np.float64)
+    a = 2 * math.pi / (size - 1) if size > 1 else 0.0
+    if window_type == "hanning":
+        w = 0.5 - 0.5 * np.cos(a * n)
+    elif window_type == "hann":  # kaldi-native-fbank's "hann" is the periodic Hann window
+        w = 0.5 - 0.5 * np.cos(2 * math.pi * n / size)
+    elif window_type == "hamming":
+        w = 0.54 - 0.46 * np.cos(a * n)
+    elif window_type == "povey":  # like Hamming but reaches zero at the edges
+        w = (0.5 - 0.5 * np.cos(a * n)) ** 0.85
+    elif window_type == "rectangular":
+        w = np.ones(size)
+    elif window_type == "sine":
+        w = np.sin(0.5 * a * n)
+    elif window_type == "blackman":
+        w = blackman_coeff - 0.5 * np.cos(a * n) + (0.5 - blackman_coeff) * np.cos(2 * a * n)
+    else:
+        raise ValueError(window_type)
+    return torch.from_numpy(w.astype(np.float32))
+
+
+def kaldi_mel_banks(num_bins: int, padded_window: int, sample_rate: float,
+                    low_freq: float, high_freq: float) -> torch.Tensor:
+    """Kaldi's triangular mel filters on the HTK mel scale, as a ``(padded/2 + 1, num_bins)`` matrix.
+
+    Kaldi only uses FFT bins ``0 .. padded/2 - 1``; the Nyquist row stays zero.
+    """
+    def mel(f):
+        return 1127.0 * np.log(1.0 + f / 700.0)
+
+    num_fft_bins = padded_window // 2
+    bin_width = sample_rate / padded_window
+    mel_low, mel_high = mel(low_freq), mel(high_freq)
+    delta = (mel_high - mel_low) / (num_bins + 1)
+    fft_mel = mel(bin_width * np.arange(num_fft_bins))
+    left = mel_low + np.arange(num_bins)[:, None] * delta
+    center = left + delta
+    right = center + delta
+    up = (fft_mel - left) / (center - left)
+    down = (right - fft_mel) / (right - center)
+    w = np.where(fft_mel <= center, up, down)
+    w = np.where((fft_mel > left) & (fft_mel < right), w, 0.0)
+    out = np.zeros((num_fft_bins + 1, num_bins), dtype=np.float32)
+    out[:num_fft_bins] = w.T
+    return torch.from_numpy(out)
+
+
+class _KaldiBase(Frontend):
+    """Kaldi frame extraction and per-frame processing shared by fbank and MFCC."""
+
+    def _setup_frames(self, kind: str) -> None:
+        o = self._options
+        _check(o["sample_rate"] > 0, "sample_rate", "must be positive", kind)
+        _check(o["frame_shift_ms"] > 0, "frame_shift_ms", "must be positive", kind)
+        _check(o["window_type"] in KALDI_WINDOWS, "window_type",
+               f"must be one of {', '.join(KALDI_WINDOWS)}, got {o['window_type']!r}", kind)
+        _check(o["dither"] >= 0, "dither", "must be >= 0", kind)
+        _check(0 <= o["preemphasis_coefficient"] <= 1, "preemphasis_coefficient", "must be in [0, 1]", kind)
+        sr = o["sample_rate"]
+        # Same float32 arithmetic as Kaldi (samp_freq * 0.001f * ms) so sizes agree.
+        self.shift = int(np.float32(sr) * np.float32(0.001) * np.float32(o["frame_shift_ms"]))
+        self.win = int(np.float32(sr) * np.float32(0.001) * np.float32(o["frame_length_ms"]))
+        _check(self.win >= 2, "frame_length_ms", "is too short for the sample rate", kind)
+        self.padded = 1 << (self.win - 1).bit_length() if o["round_to_power_of_two"] else self.win
+        self.sample_rate = sr
+        self.frame_shift = self.shift / sr
+        self.window = kaldi_window(o["window_type"], self.win, o["blackman_coeff"])
+        nyquist = 0.5 * sr
+        low = o["low_freq"]
+        high = o["high_freq"] if o["high_freq"] > 0 else nyquist + o["high_freq"]
+        _check(0 <= low < nyquist, "low_freq", f"must be in [0, {nyquist}), got {low}", kind)
+        _check(low < high <= nyquist, "high_freq",
+               f"must be in (low_freq, {nyquist}] (or <= 0: offset from Nyquist), got {o['high_freq']}", kind)
+        self.mel = kaldi_mel_banks(o["num_mel_bins"], self.padded, sr, low, high)
+        _check(bool((self.mel.sum(0) > 0).all()), "num_mel_bins",
+               f"= {o['num_mel_bins']} gives empty mel bins for a {self.padded}-point FFT; use fewer bins", kind)
+
+    def num_frames(self, num_samples: int) -> int:
+        if self._options["snip_edges"]:
+            return 0 if num_samples < self.win else 1 + (num_samples - self.win) // self.shift
+        return (num_samples + self.shift // 2) // self.shift
+
+    def _frames(self, x: torch.Tensor) -> torch.Tensor:
+        """``(T, win)`` frames, Kaldi's ExtractWindow positions and edge reflection."""
+        n = x.numel()
+        t = self.num_frames(n)
+        if t == 0:
+            return x.new_zeros((0, self.win))
+        if self._options["snip_edges"]:
+            return x.unfold(0, self.win, self.shift)[:t]
+        # Frame i is centred on i*shift + shift/2; samples outside [0, n) are
+        # mirrored including the edge sample (Kaldi's rule), for any overshoot.
+        first = self.shift // 2 - self.win // 2
+        last = (t - 1) * self.shift + first + self.win
+        if first >= 0 and last <= n:
+            return x[first:last].unfold(0, self.win, self.shift)
+        idx = torch.arange(first, last, device=x.device) % (2 * n)
+        idx = torch.where(idx >= n, 2 * n - 1 - idx, idx)
+        return x[idx].unfold(0, self.win, self.shift)
+
+    def _power_spectrum(self, x: torch.Tensor, generator: torch.Generator):
+        """Returns ``(power or magnitude spectrum (T, padded/2+1), raw log energy (T,) or None)``."""
+        o = self._options
+        frames = self._frames(x * 32768.0)
+        if o["dither"] > 0:
+            frames = _dither(frames, o["dither"], generator)
+        if o["remove_dc_offset"]:
+            frames = frames - frames.mean(dim=1, keepdim=True)
+        log_energy = None
+        if o["use_energy"] and o["raw_energy"]:
+            log_energy = frames.pow(2).sum(1).clamp_min(FLT_EPSILON).log()
+        p = o["preemphasis_coefficient"]
+        if p != 0:
+            # x[i] -= p * x[i-1], and x[0] -= p * x[0] (Kaldi's edge rule).
+            frames = torch.cat([frames[:, :1] * (1 - p), frames[:, 1:] - p * frames[:, :-1]], dim=1)
+        frames = frames * self.window.to(frames.device)
+        if o["use_energy"] and not o["raw_energy"]:
+            log_energy = frames.pow(2).sum(1).clamp_min(FLT_EPSILON).log()
+        spec = torch.fft.rfft(frames, n=self.padded)
+        power = spec.real.square() + spec.imag.square()
+        if not o.get("use_power", True):
+            power = power.sqrt()
+        if log_energy is not None and o["energy_floor"] > 0:
+            log_energy = log_energy.clamp_min(math.log(o["energy_floor"]))
+        return power, log_energy
+
+
+@FRONTENDS.register("fbank")
+class KaldiFbank(_KaldiBase):
+    """Kaldi ``compute-fbank-feats``: log mel filterbank energies (plus log energy first if ``use_energy``)."""
+
+    type = "fbank"
+
+    def __init__(self, sample_rate: int = 16000, num_mel_bins: int = 80, frame_length_ms: float = 25.0,
+                 frame_shift_ms: float = 10.0, dither: float = 0.0, preemphasis_coefficient: float = 0.97,
+                 remove_dc_offset: bool = True, window_type: str = "povey", round_to_power_of_two: bool = True,
+                 blackman_coeff: float = 0.42, snip_edges: bool = True, low_freq: float = 20.0,
+                 high_freq: float = 0.0, use_energy: bool = False, raw_energy: bool = True,
+                 energy_floor: float = 0.0, use_log_fbank: bool = True, use_power: bool = True,
+                 resample: bool = False, seed: int = 0):
+        opts = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        super().__init__(_plain(opts))
+        _check(num_mel_bins > 0, "num_mel_bins", "must be positive", self.type)
+        self._setup_frames(self.type)
+        self.dim = num_mel_bins + (1 if use_energy else 0)
+
+    def compute(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        power, log_energy = self._power_spectrum(x, generator)
+        mel = power @ self.mel.to(power.device)
+        if self._options["use_log_fbank"]:
+            mel = mel.clamp_min(FLT_EPSILON).log()
+        if log_energy is not None:
+            mel = torch.cat([log_energy[:, None], mel], dim=1)
+        return mel
+
+
+@FRONTENDS.register("mfcc")
+class KaldiMfcc(_KaldiBase):
+    """Kaldi ``compute-mfcc-feats``: DCT of log mel energies, liftered; c0 replaced by log energy if ``use_energy``."""
+
+    type = "mfcc"
+
+    def __init__(self, sample_rate: int = 16000, num_mel_bins: int = 23, num_ceps: int = 13,
+                 cepstral_lifter: float = 22.0, frame_length_ms: float = 25.0, frame_shift_ms: float = 10.0,
+                 dither: float = 0.0, preemphasis_coefficient: float = 0.97, remove_dc_offset: bool = True,
+                 window_type: str = "povey", round_to_power_of_two: bool = True, blackman_coeff: float = 0.42,
+                 snip_edges: bool = True, low_freq: float = 20.0, high_freq: float = 0.0,
+                 use_energy: bool = True, raw_energy: bool = True, energy_floor: float = 0.0,
+                 resample: bool = False, seed: int = 0):
+        opts = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        super().__init__(_plain(opts))
+        _check(num_mel_bins > 0, "num_mel_bins", "must be positive", self.type)
+        _check(0 < num_ceps <= num_mel_bins, "num_ceps", f"must be in [1, num_mel_bins={num_mel_bins}]", self.type)
+        self._setup_frames(self.type)
+        self.dim = num_ceps
+        # Kaldi's ComputeDctMatrix: orthonormal DCT-II rows, the first num_ceps kept.
+        n = np.arange(num_mel_bins)
+        k = np.arange(num_ceps)[:, None]
+        dct = np.sqrt(2.0 / num_mel_bins) * np.cos(np.pi / num_mel_bins * (n + 0.5) * k)
+        dct[0] = np.sqrt(1.0 / num_mel_bins)
+        if cepstral_lifter != 0:
+            lifter = 1.0 + 0.5 * cepstral_lifter * np.sin(np.pi * np.arange(num_ceps) / cepstral_lifter)
+            dct = dct * lifter[:, None]
+        # mel matrix and DCT fused: power (T, F) -> log mel (T, B) -> ceps (T, C)
+        self.dct = torch.from_numpy(dct.T.astype(np.float32))
+
+    def compute(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        power, log_energy = self._power_spectrum(x, generator)
+        log_mel = (power @ self.mel.to(power.device)).clamp_min(FLT_EPSILON).log()
+        ceps = log_mel @ self.dct.to(log_mel.device)
+        if log_energy is not None:
+            ceps[:, 0] = log_energy
+        return ceps
+
+
+# --------------------------------------------------------------------------- NeMo
+
+
+def slaney_mel_filters(sample_rate: int, n_fft: int, num_bins: int, low_freq: float,
+                       high_freq: float) -> torch.Tensor:
+    """librosa.filters.mel(htk=False, norm='slaney') as a ``(n_fft/2 + 1, num_bins)`` matrix."""
+    f_sp = 200.0 / 3
+    min_log_hz, min_log_mel, logstep = 1000.0, 1000.0 / f_sp, math.log(6.4) / 27.0
+
+    def hz_to_mel(f):
+        f = np.asarray(f, dtype=np.float64)
+        return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, f / f_sp)
+
+    def mel_to_hz(m):
+        return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+    fft_freqs = np.linspace(0, sample_rate / 2, 1 + n_fft // 2)
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(low_freq), hz_to_mel(high_freq), num_bins + 2))
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]  # slaney: constant energy per band
+    return torch.from_numpy(weights.T.astype(np.float32))
+
+
+@FRONTENDS.register("logmel")
+class LogMel(Frontend):
+    """OpenSeq2Seq/NeMo log-mel spectrogram (AudioToMelSpectrogramPreprocessor without normalisation).
+
+    Preemphasis over the whole utterance (first sample kept), centred STFT
+    (``n_fft // 2`` padding each side), symmetric Hann window, power spectrum,
+    librosa Slaney mel filters, ``log(mel + log_guard)``. Per-feature
+    normalisation is left to CMVN (``utterance_cmvn``).
+    Frames: ``1 + (N + 2 * (n_fft // 2) - n_fft) // hop`` (= ``N // hop + 1`` for even n_fft).
+    """
+
+    type = "logmel"
+
+    def __init__(self, sample_rate: int = 16000, num_mel_bins: int = 64, window_size: float = 0.02,
+                 window_stride: float = 0.01, n_fft: int | None = None, window: str = "hann",
+                 preemphasis: float = 0.97, low_freq: float = 0.0, high_freq: float | None = None,
+                 log_guard: float = 2.0 ** -24, mag_power: float = 2.0, pad_mode: str = "constant",
+                 dither: float = 0.0, resample: bool = False, seed: int = 0):
+        opts = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        kind = self.type
+        _check(sample_rate > 0, "sample_rate", "must be positive", kind)
+        _check(num_mel_bins > 0, "num_mel_bins", "must be positive", kind)
+        self.win = int(window_size * sample_rate)
+        self.hop = int(window_stride * sample_rate)
+        _check(self.win >= 2, "window_size", "is too short for the sample rate", kind)
+        _check(self.hop >= 1, "window_stride", "is too short for the sample rate", kind)
+        n_fft = n_fft or 1 << (self.win - 1).bit_length()
+        _check(n_fft >= self.win, "n_fft", f"must be >= the window length ({self.win} samples)", kind)
+        _check(window in ("hann", "hamming", "rectangular"), "window", "must be hann, hamming or rectangular", kind)
+        _check(pad_mode in ("constant", "reflect"), "pad_mode", "must be 'constant' or 'reflect'", kind)
+        _check(log_guard > 0, "log_guard", "must be positive", kind)
+        _check(dither >= 0, "dither", "must be >= 0", kind)
+        high = sample_rate / 2 if high_freq is None else high_freq
+        _check(0 <= low_freq < high <= sample_rate / 2, "high_freq",
+               f"must satisfy 0 <= low_freq < high_freq <= {sample_rate / 2}", kind)
+        opts.update(n_fft=n_fft, high_freq=float(high))
+        super().__init__(_plain(opts))
+        self.n_fft = n_fft
+        self.sample_rate = sample_rate
+        self.frame_shift = self.hop / sample_rate
+        self.dim = num_mel_bins
+        if window == "hann":
+            w = torch.hann_window(self.win, periodic=False, dtype=torch.float64)
+        elif window == "hamming":
+            w = torch.hamming_window(self.win, periodic=False, dtype=torch.float64)
+        else:
+            w = torch.ones(self.win, dtype=torch.float64)
+        self.window = w.float()
+        self.mel = slaney_mel_filters(sample_rate, n_fft, num_mel_bins, low_freq, high)
+
+    def num_frames(self, num_samples: int) -> int:
+        pad = self.n_fft // 2
+        return max(0, 1 + (num_samples + 2 * pad - self.n_fft) // self.hop)
+
+    def compute(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        o = self._options
+        if x.numel() == 0:
+            return x.new_zeros((0, self.dim))
+        if o["dither"] > 0:
+            x = _dither(x, o["dither"], generator)
+        p = o["preemphasis"]
+        if p:
+            x = torch.cat([x[:1], x[1:] - p * x[:-1]])
+        pad = self.n_fft // 2
+        mode = o["pad_mode"]
+        if mode == "reflect" and x.numel() <= pad:
+            mode = "constant"  # reflection needs more samples than the padding
+        x = torch.nn.functional.pad(x[None, None], (pad, pad), mode=mode)[0, 0]
+        # torch.stft centres a shorter window inside n_fft; since only the
+        # magnitude is kept, framing just the window's span and zero-padding
+        # the FFT at the end gives the same spectrum with less work.
+        offset = (self.n_fft - self.win) // 2
+        t = self.num_frames(x.numel() - 2 * pad)
+        frames = x[offset:].unfold(0, self.win, self.hop)[:t] * self.window.to(x.device)
+        spec = torch.fft.rfft(frames, n=self.n_fft)
+        power = spec.real.square() + spec.imag.square()
+        if o["mag_power"] != 2.0:
+            power = power.pow(o["mag_power"] / 2)
+        mel = power @ self.mel.to(power.device)
+        return (mel + o["log_guard"]).log()
+
+
+def _plain(opts: dict) -> dict:
+    """Config values as plain YAML-friendly Python scalars."""
+    out = {}
+    for k, v in opts.items():
+        if isinstance(v, (np.floating, np.integer)):
+            v = v.item()
+        out[k] = v
+    return out
