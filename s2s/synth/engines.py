@@ -30,6 +30,7 @@ import numpy as np
 import soundfile as sf
 
 from s2s.errors import S2SError
+from s2s.io import atomic_path
 
 BACKENDS = ("espeak-ng", "festival", "flite")
 
@@ -329,3 +330,41 @@ def get_synthesizer(backend: str) -> Synthesizer:
     if backend not in _ENGINES:
         raise S2SError(f"unknown synthesis backend {backend!r}; choose from {', '.join(BACKENDS)}")
     return _ENGINES[backend]()
+
+
+def save_wav(path, wav: np.ndarray, sample_rate: int) -> None:
+    """Write 16-bit PCM wav atomically (clipped to [-1, 1])."""
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), np.clip(wav, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+
+
+def synthesize_to_files(utts: list[tuple[str, str, str]], wav_dir, sample_rate: int = 16000,
+                        progress=None) -> dict[str, dict[str, str]]:
+    """Speak ``(utt_id, speaker_id, text)`` triples into ``wav_dir/<utt_id>.wav``.
+
+    Utterances of one speaker go to the engine as one batch. Returns the Kaldi tables
+    ``wav.scp`` (absolute paths), ``text``, ``utt2spk`` and ``utt2dur`` as dicts;
+    ``progress(n)`` is called after each batch of n utterances.
+    """
+    wav_dir = Path(wav_dir).resolve()
+    wav_dir.mkdir(parents=True, exist_ok=True)
+    by_speaker: dict[str, list[tuple[str, str]]] = {}
+    for utt, spk, text in utts:
+        by_speaker.setdefault(spk, []).append((utt, text))
+    engines: dict[str, Synthesizer] = {}
+    tables: dict[str, dict[str, str]] = {"wav.scp": {}, "text": {}, "utt2spk": {}, "utt2dur": {}}
+    for spk, items in sorted(by_speaker.items()):
+        backend = parse_speaker(spk).backend
+        if backend not in engines:
+            engines[backend] = get_synthesizer(backend)
+        waves = engines[backend].synthesize([t for _, t in items], spk, sample_rate)
+        for (utt, text), wav in zip(items, waves):
+            path = wav_dir / f"{utt}.wav"
+            save_wav(path, wav, sample_rate)
+            tables["wav.scp"][utt] = str(path)
+            tables["text"][utt] = text
+            tables["utt2spk"][utt] = spk
+            tables["utt2dur"][utt] = f"{len(wav) / sample_rate:.4f}"
+        if progress is not None:
+            progress(len(items))
+    return tables
