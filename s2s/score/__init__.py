@@ -38,11 +38,13 @@ def _dir_lock(directory: Path):
     """
     fd = os.open(directory, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass  # file systems without flock (some NFS set-ups): still atomic, just unserialised
         yield
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        os.close(fd)  # closing releases the lock
 
 
 def update_results(path, header: list[str], row: list[str], key_columns: int = 2) -> None:
