@@ -64,7 +64,7 @@ def synthesize(text: str, out, voice: tuple[str, str] = VOICES[0], sample_rate: 
     else:
         raise ValueError(f"unknown synthesizer {prog!r}")
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    sox = ["sox", str(raw), "-r", str(sample_rate), "-c", "1", "-b", "16"]
+    sox = ["sox", "-V1", str(raw), "-r", str(sample_rate), "-c", "1", "-b", "16"]
     if fmt:
         sox += ["-t", fmt]
     subprocess.run(sox + [str(out), *extra_sox], check=True)

@@ -28,6 +28,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from pathlib import Path, PurePosixPath
 
 from s2s.errors import S2SError
@@ -357,6 +358,10 @@ def _leaves_root(path: PurePosixPath) -> bool:
     return False
 
 
+# What a damaged archive raises while being read (gzip/bz2/xz streams cut short or corrupted).
+_READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error)
+
+
 def extract_marker_path(archive, target_dir) -> Path:
     """Extraction marker: ``<target_dir>/.<archive name>.done``."""
     return Path(target_dir) / f".{Path(archive).name}.done"
@@ -391,7 +396,7 @@ def safe_extract(archive, target_dir, quiet: bool = False) -> Path:
         return target_dir
     try:
         tf = tarfile.open(archive, "r:*")
-    except (tarfile.TarError, OSError) as e:
+    except _READ_ERRORS as e:
         raise S2SError(
             f"{archive}: not a readable tar archive ({e}); delete it and its .done marker and download it again"
         ) from None
@@ -399,7 +404,7 @@ def safe_extract(archive, target_dir, quiet: bool = False) -> Path:
     with tf:
         try:
             members = tf.getmembers()
-        except (tarfile.TarError, EOFError, OSError) as e:
+        except _READ_ERRORS as e:
             raise S2SError(
                 f"{archive}: truncated or corrupted archive ({e}); delete it and its .done marker "
                 f"and download it again"
@@ -411,7 +416,7 @@ def safe_extract(archive, target_dir, quiet: bool = False) -> Path:
             tf.extractall(target_dir, members=members, filter="data")
         except tarfile.FilterError as e:
             raise S2SError(f"{archive}: refusing to extract: {e}; download the archive again") from None
-        except (tarfile.TarError, EOFError, OSError) as e:
+        except _READ_ERRORS as e:
             raise S2SError(
                 f"{archive}: extraction failed ({e}); check free disk space, or delete the archive "
                 f"and its .done marker and download it again"
