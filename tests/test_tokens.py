@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from s2s.bin import prepare_tokens
-from s2s.data.tokens import Tokenizer, build_tokenizer, read_tokens
+from s2s.data.tokens import Tokenizer, build_tokenizer, read_tokens, read_training_text
 from s2s.errors import S2SError
 
 TRANSCRIPTS = [
@@ -60,7 +60,7 @@ def test_char_unknown_characters_map_to_unk_and_are_counted(text, tmp_path):
     assert tok.decode(ids, unk="") == "THE AT"
 
 
-def test_decode_drops_blanks_and_collapses_spaces(text):
+def test_decode_drops_blanks_and_collapses_spaces():
     tok = build_tokenizer(TRANSCRIPTS, "char")
     ids = tok.encode("THE CAT")
     padded = [0, 0] + [x for i in ids for x in (i, 0)] + [tok.space_id, tok.space_id]
@@ -99,7 +99,7 @@ def test_sentencepiece_unknown_characters_map_to_unk(text, tmp_path):
     assert tok.decode(ids) == "THE <unk> CAT"
 
 
-def test_tokenizer_survives_to_dict_round_trip(text):
+def test_tokenizer_survives_to_dict_round_trip():
     tok = build_tokenizer(TRANSCRIPTS, "bpe", vocab_size=40)
     again = Tokenizer.from_dict(tok.to_dict())
     assert again.tokens == tok.tokens and again.encode(TRANSCRIPTS[2]) == tok.encode(TRANSCRIPTS[2])
@@ -115,7 +115,6 @@ def test_non_utf8_text_names_the_line(tmp_path):
     path.write_bytes(b"u1 HELLO\nu2 CAF\xe9\n")
     assert prepare_tokens.main(["--text", str(path), "--out", str(tmp_path / "lang"), "--kind", "char"]) == 1
     with pytest.raises(S2SError, match=r"text:2: not valid UTF-8"):
-        from s2s.data.tokens import read_training_text
         read_training_text(path)
 
 
@@ -138,3 +137,11 @@ def test_tokens_txt_must_start_with_blank(tmp_path):
     (tmp_path / "tokens.txt").write_text("<unk> 0\n<blank> 1\na 2\n")
     with pytest.raises(S2SError, match="<blank>"):
         Tokenizer.load(tmp_path)
+
+
+def test_tokens_txt_from_another_run_than_bpe_model_is_rejected(text, tmp_path):
+    prepare_tokens.main(["--text", str(text), "--out", str(tmp_path / "a"), "--kind", "bpe", "--vocab-size", "40"])
+    prepare_tokens.main(["--text", str(text), "--out", str(tmp_path / "b"), "--kind", "bpe", "--vocab-size", "35"])
+    (tmp_path / "a" / "bpe.model").write_bytes((tmp_path / "b" / "bpe.model").read_bytes())
+    with pytest.raises(S2SError, match="does not match bpe.model"):
+        Tokenizer.load(tmp_path / "a")
