@@ -116,18 +116,21 @@ class LARC(Optimizer):
         self.optim.add_param_group(param_group)
 
     def trust_factor(self, weight: torch.Tensor, grad: torch.Tensor, lr: float,
-                     coupled_wd: float = 0.0) -> float | None:
-        """The factor the gradient of ``weight`` is multiplied by (None: leave it alone)."""
-        w_norm = weight.detach().float().norm().item()
-        g_norm = grad.detach().float().norm().item()
-        if w_norm == 0.0 or g_norm == 0.0:
-            return None
+                     coupled_wd: float = 0.0) -> torch.Tensor:
+        """The factor (a 0-d fp32 tensor) the gradient of ``weight`` is multiplied by.
+
+        Computed on the tensors' device without ``.item()``, so a step does not
+        synchronise with the GPU once per parameter.
+        """
+        w_norm = weight.detach().float().norm()
+        g_norm = grad.detach().float().norm()
         trust = self.eta * w_norm / (g_norm + coupled_wd * w_norm + self.eps)
         if self.mode == "clip":
-            factor = min(trust / lr, 1.0) if lr > 0 else 1.0
+            factor = (trust / lr).clamp(max=1.0) if lr > 0 else torch.ones_like(trust)
         else:
             factor = trust
-        return max(factor, self.min_update)
+        factor = factor.clamp(min=self.min_update)
+        return torch.where((w_norm > 0) & (g_norm > 0), factor, torch.ones_like(factor))
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -146,8 +149,7 @@ class LARC(Optimizer):
                 factor = self.trust_factor(p, p.grad, group["lr"], coupled)
                 if coupled:
                     p.grad.add_(p, alpha=coupled)
-                if factor is not None:
-                    p.grad.mul_(factor)
+                p.grad.mul_(factor.to(p.grad.dtype))
             if coupled:
                 # The decay is already in the gradient; the inner step must not add it again.
                 group["weight_decay"] = 0.0
