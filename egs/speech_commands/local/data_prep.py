@@ -213,6 +213,7 @@ def prepare(corpus, data_root, task: str = "v1-12", silence_percentage: float = 
     rng = random.Random(seed)
     noises = noise_files(corpus) if use_silence else []
     counts: dict[str, dict[str, int]] = {}
+    tables: dict[str, dict[str, dict[str, str]]] = {}
     for split in SPLITS:
         classes = by_split[split]
         n_known = sum(len(classes[w]) for w in keywords)
@@ -250,14 +251,13 @@ def prepare(corpus, data_root, task: str = "v1-12", silence_percentage: float = 
                 f"{corpus}: class(es) with no clips in the {split} split: {where}. The corpus is "
                 f"incomplete or is not the one --task {task} expects"
             )
-        out = data_root / split
-        out.mkdir(parents=True, exist_ok=True)
-        write_table(out / "wav.scp", wav_scp)
-        write_table(out / "text", text)
-        write_table(out / "utt2spk", utt2spk)
-        write_table(out / "spk2utt", utt2spk_to_spk2utt(utt2spk))
-        write_table(out / "utt2dur", utt2dur)
+        tables[split] = {"wav.scp": wav_scp, "text": text, "utt2spk": utt2spk,
+                         "spk2utt": utt2spk_to_spk2utt(utt2spk), "utt2dur": utt2dur}
         counts[split] = {label: len(classes[label]) for label in labels}
+    # Written only once every split is known to be complete: a failure leaves no half-made data.
+    for split, split_tables in tables.items():
+        for name, table in split_tables.items():
+            write_table(data_root / split / name, table)
     with atomic_open(data_root / "labels.txt") as f:
         f.writelines(label + "\n" for label in labels)
     return counts
