@@ -177,6 +177,16 @@ def test_run_pl_missing_command_is_usage_error(tmp_path):
     assert r.returncode == 1 and "need a log file and a command" in r.stderr
 
 
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="no system python3")
+def test_run_pl_works_with_system_python_through_recipe_symlink(tmp_path):
+    # A recipe links utils -> ../../utils and may run before any venv exists.
+    (tmp_path / "utils").symlink_to(UTILS)
+    r = subprocess.run(["utils/run.pl", "log/x.log", "echo from recipe"], cwd=tmp_path,
+                       env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "from recipe\n" in (tmp_path / "log/x.log").read_text()
+
+
 # ------------------------------------------------------------------ slurm.pl
 
 

@@ -100,3 +100,4 @@ def test_help_prefers_help_message(script):
     r = run(script('help_message="usage: run.sh <dir>"'), "-h")
     assert r.returncode == 0
     assert r.stdout.startswith("usage: run.sh <dir>\n")
+    assert "--help-message" not in r.stdout

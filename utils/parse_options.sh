@@ -33,7 +33,7 @@ _po_help() {
   local _po_line _po_name _po_desc
   while IFS= read -r _po_line; do
     [[ "$_po_line" =~ ^[[:space:]]*(\.|source)[[:space:]].*parse_options\.sh ]] && break
-    if [[ "$_po_line" =~ ^([A-Za-z_][A-Za-z0-9_]*)= ]]; then
+    if [[ "$_po_line" =~ ^([A-Za-z_][A-Za-z0-9_]*)= ]] && [ "${BASH_REMATCH[1]}" != help_message ]; then
       _po_name="${BASH_REMATCH[1]}"
       _po_desc=""
       [[ "$_po_line" =~ [[:space:]]#[[:space:]]*(.*)$ ]] && _po_desc="${BASH_REMATCH[1]}"
