@@ -8,6 +8,13 @@ import tempfile
 from pathlib import Path
 
 
+def _umask_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would create (mkstemp's 0600 is too strict)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode: str = "w", encoding: str | None = "utf-8"):
     """Open a temporary file beside ``path``; rename it over ``path`` on success.
@@ -18,6 +25,7 @@ def atomic_open(path, mode: str = "w", encoding: str | None = "utf-8"):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, _umask_mode())
     try:
         kwargs = {} if "b" in mode else {"encoding": encoding}
         with open(tmp, mode, **kwargs) as f:
@@ -48,6 +56,7 @@ class _AtomicPath:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         os.close(fd)
+        os.chmod(tmp, _umask_mode())
         self.tmp = Path(tmp)
         return self.tmp
 

@@ -177,7 +177,7 @@ def decode(args) -> None:
         model, meta = load_model(args.model, args.device)
         if meta["task"] != "asr":
             raise S2SError(f"{args.model}: a {meta['task']!r} model; s2s.bin.decode decodes asr models")
-        tokenizer = tokenizer_from_meta(meta["lang"])
+        tokenizer = tokenizer_from_meta(meta["tokenizer"])
         utts = Utterances(args.data, meta)
         keys = job_share(utts.keys, args.nj, args.job) if args.job else sorted(utts.keys)
         logps = compute_logprobs(model, [utts(k) for k in keys], args.device, args.batch_frames)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -53,7 +52,7 @@ def main(argv=None) -> int:
             raise S2SError(f"{args.model}: a {meta['task']!r} model, not a speech recognizer")
         if not meta.get("frontend_conf"):
             raise S2SError(f"{args.model}: the model stores no feature settings; it cannot read raw audio")
-        tok = tokenizer_from_meta(meta["lang"])
+        tok = tokenizer_from_meta(meta["tokenizer"])
         feats = FeatureSource(meta["frontend_conf"])
         cmvn = CmvnStats.from_meta(meta["cmvn"])
         sr = int(feats.frontend.conf.get("sample_rate", 16000))

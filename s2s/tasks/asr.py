@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 
 import jiwer
@@ -11,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from s2s.data.datadir import DataDir, read_table
+from s2s.data.datadir import DataDir
 from s2s.errors import S2SError
 from s2s.tasks import TASKS
 from s2s.tasks.base import Task
@@ -20,27 +19,11 @@ log = logging.getLogger("s2s.asr")
 
 
 # ---------------------------------------------------------------------------- tokens
-def lang_to_meta(lang: str) -> dict:
-    """Embed data/lang (tokens.txt, token_type, bpe.model) in the checkpoint metadata."""
-    p = Path(lang)
-    lang_dir = p if p.is_dir() else p.parent
-    files = {}
-    for name in ("tokens.txt", "token_type", "bpe.model"):
-        f = lang_dir / name
-        if f.is_file():
-            files[name] = f.read_bytes()
-    if "tokens.txt" not in files:
-        raise S2SError(f"{lang}: no tokens.txt; run python -m s2s.bin.prepare_tokens (recipe tokens stage)")
-    return files
-
-
-def tokenizer_from_meta(files: dict):
+def tokenizer_from_meta(d: dict):
+    """The tokenizer a checkpoint was trained with (tokens and SentencePiece model are embedded)."""
     from s2s.data.tokens import Tokenizer
 
-    tmp = tempfile.mkdtemp(prefix="s2s_lang_")
-    for name, data in files.items():
-        (Path(tmp) / name).write_bytes(data)
-    return Tokenizer.load(Path(tmp) / "tokens.txt")
+    return Tokenizer.from_dict(d)
 
 
 def load_tokenizer(lang: str):
@@ -323,7 +306,7 @@ class AsrTask(Task):
             "model_args": self.model_args(),
             "frontend_conf": self.frontend_conf,
             "cmvn": self.cmvn.to_meta(),
-            "lang": lang_to_meta(self.conf["token_list"]),
+            "tokenizer": self.tokenizer.to_dict(),
         }
 
     @classmethod
