@@ -179,6 +179,13 @@ def test_build_augment_from_yaml_data():
     assert build_augment(None) is None and build_augment({}) is None
 
 
+def test_build_augment_by_name_mapping():
+    spec = build_augment({"specaug": {"freq_masks": 1, "freq_width": 4}})
+    assert isinstance(spec, SpecAugment) and spec.freq_width == 4
+    both = build_augment({"white_noise": {"min_db": -60}, "time_shift": None})
+    assert isinstance(both, Compose) and [type(a) for a in both.augments] == [WhiteNoise, RandomTimeShift]
+
+
 def test_prob_zero_leaves_input_unchanged():
     wav = np.ones(100, dtype=np.float32)
     aug = build_augment({"type": "white_noise", "min_db": -10, "max_db": -10, "prob": 0.0})
@@ -186,7 +193,7 @@ def test_prob_zero_leaves_input_unchanged():
 
 
 def test_bad_augment_confs_are_errors():
-    with pytest.raises(S2SError, match="valid names: background_noise, specaugment, time_shift"):
+    with pytest.raises(S2SError, match="valid names: background_noise, specaug, specaugment, time_shift"):
         build_augment({"type": "reverb"})
     with pytest.raises(S2SError, match="unknown key 'freq_mask'"):
         build_augment({"freq_mask": 2}, default_type="specaugment")

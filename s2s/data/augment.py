@@ -82,6 +82,7 @@ class Mask:
 
 
 @AUGMENTS.register("specaugment")
+@AUGMENTS.register("specaug")
 class SpecAugment(Augment):
     """SpecAugment (Park et al., 2019) frequency and time masks, plus SpecCutout rectangles.
 
@@ -351,8 +352,9 @@ def build_augment(conf: dict | list | None, default_type: str | None = None, con
 
     ``conf`` is ``{type: NAME, prob: P, **constructor args}`` (``type`` may be left
     out when ``default_type`` is given, e.g. ``"specaugment"`` for specaug_conf)
-    or a list of such mappings, applied in order. Types: specaugment, white_noise,
-    background_noise, time_stretch, time_shift.
+    or a list of such mappings, applied in order, or a mapping from type names to
+    their arguments (``{specaug: {freq_masks: 2, ...}}``). Types: specaugment (alias
+    specaug), white_noise, background_noise, time_stretch, time_shift.
     """
     if not conf:
         return None
@@ -361,6 +363,10 @@ def build_augment(conf: dict | list | None, default_type: str | None = None, con
     if not isinstance(conf, dict):
         raise S2SError(f"{context}: expected a mapping or a list of mappings, got {conf!r}")
     conf = dict(conf)
+    if "type" not in conf and default_type is None and all(k in AUGMENTS for k in conf):
+        # The by-name form: {specaug: {...}, white_noise: {...}}.
+        built = [build_augment(dict(sub or {}, type=k), None, f"{context}.{k}") for k, sub in conf.items()]
+        return built[0] if len(built) == 1 else Compose(built)
     name = conf.pop("type", default_type)
     if name is None:
         raise S2SError(f"{context}: missing 'type'; valid types: {', '.join(AUGMENTS.names())}")
