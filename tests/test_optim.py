@@ -63,6 +63,32 @@ def test_novograd_amsgrad_normalises_by_running_max():
     assert p.tolist() == pytest.approx([-0.8, -0.8])
 
 
+def test_novograd_resumes_from_a_saved_state_dict(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(16, 3)
+    model = torch.nn.Linear(3, 2)
+    opt = NovoGrad(model.parameters(), lr=0.01, weight_decay=0.001, amsgrad=True)
+
+    def train(m, o, steps):
+        for _ in range(steps):
+            o.zero_grad()
+            m(x).pow(2).mean().backward()
+            o.step()
+
+    train(model, opt, 2)
+    torch.save({"model": model.state_dict(), "optim": opt.state_dict()}, tmp_path / "ckpt.pt")
+    train(model, opt, 3)
+
+    saved = torch.load(tmp_path / "ckpt.pt")
+    resumed = torch.nn.Linear(3, 2)
+    resumed.load_state_dict(saved["model"])
+    opt2 = NovoGrad(resumed.parameters(), lr=0.01, weight_decay=0.001, amsgrad=True)
+    opt2.load_state_dict(saved["optim"])
+    train(resumed, opt2, 3)
+    for a, b in zip(model.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+
+
 def test_novograd_fits_a_linear_regression():
     torch.manual_seed(0)
     x = torch.randn(64, 4)
