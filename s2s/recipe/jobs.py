@@ -105,6 +105,7 @@ options:
   --gpu N            GPUs per job (per node) --time T   time limit (scheduler format)
   --num-nodes N      nodes per job (slurm.pl: srun starts the command on each node)
   --config FILE      option mapping (queue.pl/slurm.pl; Kaldi's conf format)
+The command sees NNODES, NODE_RANK, MASTER_ADDR and MASTER_PORT (for torchrun).
 """
 
 
@@ -480,6 +481,12 @@ def main(backend: str, argv: list[str] | None = None) -> int:
             return report(prog, req, run_local(req))
         codes, qouts = run_cluster(backend, req)
         return report(prog, req, codes, qouts)
+    except KeyboardInterrupt:
+        if backend != "local":
+            cancel = "scancel" if backend == "slurm" else "qdel"
+            print(f"{prog}: interrupted; jobs already submitted keep running (cancel them with {cancel})",
+                  file=sys.stderr)
+        return 130
     except S2SError as e:
         msg = str(e)
         print(msg if msg.startswith(prog) else f"{prog}: error: {msg}", file=sys.stderr)
