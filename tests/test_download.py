@@ -177,6 +177,14 @@ def test_symlink_pointing_outside_is_refused(tmp_path):
         safe_extract(abs_arc, tmp_path / "out2", quiet=True)
 
 
+def test_member_written_through_a_symlink_member_is_refused(tmp_path):
+    # "p" -> "." is harmless alone, but "p/q" -> "../x" would then land outside.
+    arc = _tar_with(tmp_path / "chain.tar.gz", (_info("p", tarfile.SYMTYPE, "."), None),
+                    (_info("p/q", tarfile.SYMTYPE, "../x"), None))
+    with pytest.raises(S2SError, match="member 'p/q': path goes through the symlink member 'p'"):
+        safe_extract(arc, tmp_path / "out", quiet=True)
+
+
 def test_symlink_inside_the_target_is_extracted(tmp_path):
     arc = _tar_with(tmp_path / "ok.tar.gz", (_info("d/real.txt"), b"data"),
                     (_info("d/sub/alias.txt", tarfile.SYMTYPE, "../real.txt"), None))

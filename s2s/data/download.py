@@ -319,12 +319,17 @@ def check_members(archive, members: list[tarfile.TarInfo]) -> None:
     Refused: absolute names, names with ``..``, symlinks whose target leaves the
     extraction directory, hard links to names outside it, and device or FIFO files.
     Names are resolved lexically (as POSIX paths inside the archive), so the check
-    does not depend on what already exists on disk.
+    does not depend on what already exists on disk; a member whose path passes through
+    an earlier symlink member is refused too, since lexical resolution cannot follow it.
     """
     archive = Path(archive)
+    symlinks: set[PurePosixPath] = set()
     for m in members:
         name = m.name
         p = PurePosixPath(name)
+        through = next((a for a in p.parents if a in symlinks), None)
+        if through is not None:
+            raise _member_error(archive, m, f"path goes through the symlink member {str(through)!r}")
         if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or p.is_absolute():
             raise _member_error(archive, m, "absolute path")
         if ".." in p.parts or ".." in PurePosixPath(name.replace("\\", "/")).parts:
@@ -337,6 +342,7 @@ def check_members(archive, members: list[tarfile.TarInfo]) -> None:
             target = m.linkname
             if target.startswith("/") or _leaves_root(p.parent / target):
                 raise _member_error(archive, m, f"symlink to {target!r} points outside the target directory")
+            symlinks.add(PurePosixPath(*[x for x in p.parts if x != "."]))
         elif m.islnk():
             target = m.linkname
             if target.startswith("/") or _leaves_root(PurePosixPath(target)):
