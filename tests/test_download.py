@@ -78,6 +78,14 @@ def test_interrupted_run_keeps_the_part_and_the_next_run_resumes(mirror, tmp_pat
     assert mirror.gets("blob.bin")[-1]["range"] == "bytes=123456-"
 
 
+def test_complete_part_left_by_a_crash_is_verified_not_refetched(mirror, tmp_path):
+    src = mirror.directory / "blob.bin"
+    (tmp_path / "blob.bin.part").write_bytes(src.read_bytes())  # crash between last byte and rename
+    out = download(f"{mirror.url}/blob.bin", tmp_path / "blob.bin", md5=md5sum(src), quiet=True)
+    assert out.read_bytes() == src.read_bytes()
+    assert [g["status"] for g in mirror.gets("blob.bin")] == [416]
+
+
 def test_server_ignoring_range_restarts_the_file_cleanly(mirror, tmp_path):
     src = mirror.directory / "blob.bin"
     mirror.ignore_range = True

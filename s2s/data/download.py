@@ -284,23 +284,34 @@ def _write_done(marker: Path, dest: Path, sums: dict[str, str], url: str) -> Non
 
 
 def _transfer(url: str, part: Path, retries: int, backoff: float, timeout: float, quiet: bool) -> None:
-    """Call _fetch_once until the part is complete or ``retries`` further attempts failed."""
-    for attempt in range(retries + 1):
+    """Call _fetch_once until the part is complete or ``retries`` further attempts failed.
+
+    A restart from zero (the server would not resume) does not count as a failed attempt,
+    but two in a row mean the server cannot serve the file consistently.
+    """
+    failures = restarts = 0
+    while True:
         try:
             _fetch_once(url, part, timeout, quiet)
             return
         except _Interrupted as e:
             if str(e) == "restart":
+                restarts += 1
+                if restarts > 2:
+                    raise S2SError(f"{url}: the server answers resume requests inconsistently; "
+                                   f"try again later or use another mirror (--base-url)") from None
                 continue
+            restarts = 0
             have = part.stat().st_size if part.exists() else 0
-            if attempt == retries:
+            if failures == retries:
                 raise S2SError(
                     f"{url}: download failed after {retries + 1} attempts ({e}); {have} bytes are kept "
                     f"in {part}; re-run the same command to resume"
                 ) from None
-            _log(f"{url}: {e}; retrying from byte {have} (attempt {attempt + 2} of {retries + 1})")
+            failures += 1
+            _log(f"{url}: {e}; retrying from byte {have} (attempt {failures + 1} of {retries + 1})")
             if backoff:
-                time.sleep(backoff * (attempt + 1))
+                time.sleep(backoff * failures)
 
 
 # --------------------------------------------------------------------------- extraction
