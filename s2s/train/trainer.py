@@ -92,7 +92,8 @@ class Trainer:
         self.num_params = sum(p.numel() for p in self.model.parameters())
         self.steps_per_epoch = max(1, len(self.sampler) // conf["accum_grad"])
         self.optimizer = build_optimizer(conf["optim"], conf["optim_conf"], self.model)
-        self.scheduler = build_scheduler(conf["scheduler"], conf["scheduler_conf"], self.optimizer, self.steps_per_epoch)
+        self.scheduler = build_scheduler(conf["scheduler"], self._scheduler_conf(), self.optimizer,
+                                         self.steps_per_epoch)
         # Dynamic loss scaling only for fp16; bf16 has fp32's range.
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         if self.dist.enabled:
@@ -108,6 +109,23 @@ class Trainer:
         self.best = {}
         if self.resume:
             self._load_latest()
+
+    def _scheduler_conf(self) -> dict:
+        """The scheduler conf, with the training length filled in for decaying policies
+        (poly, cosine) when the config gives neither total_steps nor total_epochs."""
+        import inspect
+
+        from s2s.optim import SCHEDULERS
+
+        sconf = dict(self.conf["scheduler_conf"] or {})
+        ctor = SCHEDULERS.get(self.conf["scheduler"], context="config key 'scheduler'")
+        params = inspect.signature(ctor.__init__ if inspect.isclass(ctor) else ctor).parameters
+        if "total_steps" in params and sconf.get("total_steps") is None and sconf.get("total_epochs") is None:
+            total = self.conf["max_epochs"] * self.steps_per_epoch
+            if self.conf["max_steps"]:
+                total = min(total, self.conf["max_steps"])
+            sconf["total_steps"] = total
+        return sconf
 
     # ------------------------------------------------------------------ checkpoints
     def _train_state(self) -> dict:
