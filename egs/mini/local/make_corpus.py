@@ -21,6 +21,11 @@ Usage (from egs/mini):
 Job J synthesizes every N-th utterance into CORPUS/ and its tables into CORPUS/splitN/J/;
 a job whose tables are complete is skipped, so a re-run after a crash only redoes the rest.
 Options: --corpus-dir corpus --data-dir data --utts-per-speaker 30 (same values in every call).
+
+Default size: train 3000 utterances (1.55 h, 100 speakers: 39 flite, 61 espeak-ng), dev and
+test 300 each (0.19 h / 0.17 h, 10 speakers each), 202 words, 219 MB of wav. Making it
+takes about one CPU-minute (62 s user+sys; 3 min wall with --nj 2 on a 2-core machine
+under a load of ~10).
 """
 
 from __future__ import annotations
