@@ -212,6 +212,8 @@ class _KaldiBase(Frontend):
         """Returns ``(power or magnitude spectrum (T, padded/2+1), raw log energy (T,) or None)``."""
         o = self._options
         frames = self._frames(x * 32768.0)
+        if frames.shape[0] == 0:  # too short for one frame (MKL's FFT rejects empty batches)
+            return x.new_zeros((0, self.padded // 2 + 1)), x.new_zeros(0) if o["use_energy"] else None
         if o["dither"] > 0:
             frames = _dither(frames, o["dither"], generator)
         if o["remove_dc_offset"]:
