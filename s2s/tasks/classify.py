@@ -1,0 +1,360 @@
+"""Utterance classification (keyword spotting): a fixed-length clip -> one label, cross-entropy.
+
+A data dir's ``text`` holds the label of each utterance. Every clip is brought to
+``clip_seconds`` (Speech Commands: 1 s): a waveform is zero-padded at the end or
+cut, dumped features are padded with the frames digital silence gives or cut, so
+every item has the same number of frames and a model may flatten them.
+
+Features come from DATA/feats.scp (utils/make_feats.sh) when the data dir has it,
+else from the audio with the frontend of DATA/frontend.yaml or ``frontend_conf``.
+Training with waveform augmentation (``noise_conf``: time_shift, background_noise,
+white_noise, time_stretch) always reads the audio, since those act on samples;
+SpecAugment (``specaug_conf``) acts on the normalised features.
+
+Labels and their order (the class indices) come from ``labels``: a file with one
+label per line (the recipe's data/<task>/labels.txt), by default the
+``labels.txt`` beside the first training dir, else the sorted training labels.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from s2s.data.datadir import DataDir
+from s2s.errors import S2SError
+from s2s.tasks import TASKS
+from s2s.tasks.asr import CmvnStats, FeatureSource, _as_list, frontend_conf_for
+from s2s.tasks.base import Task
+
+log = logging.getLogger("s2s.classify")
+
+SHOW = 5  # examples named in an error message
+
+
+# ---------------------------------------------------------------------------- labels
+def read_labels(path) -> list[str]:
+    """Labels in class-index order from a file with one label per line; S2SError on empty or repeated ones."""
+    path = Path(path)
+    if not path.is_file():
+        raise S2SError(f"{path}: labels file not found; run the data preparation stage, or set 'labels' "
+                       f"to a file with one label per line")
+    labels = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        label = line.strip()
+        if not label:
+            continue
+        if len(label.split()) != 1:
+            raise S2SError(f"{path}:{lineno}: a label is one token, got {label!r}")
+        if label in labels:
+            raise S2SError(f"{path}:{lineno}: label {label!r} is listed twice; remove the repeat")
+        labels.append(label)
+    if len(labels) < 2:
+        raise S2SError(f"{path}: needs at least two labels, found {len(labels)}")
+    return labels
+
+
+def fix_length(wav: np.ndarray, num_samples: int) -> np.ndarray:
+    """``wav`` zero-padded at the end or cut to exactly ``num_samples``."""
+    if len(wav) >= num_samples:
+        return wav[:num_samples]
+    return np.concatenate([wav, np.zeros(num_samples - len(wav), dtype=wav.dtype)])
+
+
+def fix_frames(feats: torch.Tensor, num_frames: int, pad_frame: torch.Tensor) -> torch.Tensor:
+    """``feats`` (T, D) padded with copies of ``pad_frame`` (D,) or cut to exactly ``num_frames``."""
+    t = feats.shape[0]
+    if t >= num_frames:
+        return feats[:num_frames]
+    return torch.cat([feats, pad_frame.to(feats.dtype).expand(num_frames - t, -1)])
+
+
+class ClipShape:
+    """The fixed clip geometry of a frontend: samples, frames, and the feature frame of silence."""
+
+    def __init__(self, features: FeatureSource, clip_seconds: float):
+        if clip_seconds <= 0:
+            raise S2SError(f"config key 'clip_seconds' must be positive, got {clip_seconds}")
+        fe = features.frontend
+        self.sample_rate = fe.sample_rate
+        self.num_samples = int(round(clip_seconds * fe.sample_rate))
+        self.num_frames = fe.num_frames(self.num_samples)
+        if self.num_frames < 1:
+            raise S2SError(f"clip_seconds {clip_seconds} gives no feature frames; make it longer")
+        self.dim = fe.dim
+        # What a padded stretch of digital silence looks like to this frontend.
+        silence = fe(np.zeros(self.num_samples, dtype=np.float32), fe.sample_rate)
+        self.pad_frame = silence[self.num_frames // 2].clone()
+
+
+# ---------------------------------------------------------------------------- dataset
+class ClassifyDataset:
+    """Labelled fixed-length clips of one or more data dirs.
+
+    ``wave_augment`` forces reading audio (it needs samples); otherwise DATA/feats.scp
+    is used where present. Clips whose audio is not at the frontend's sample rate,
+    or not mono, are an S2SError listing them, or with ``skip_bad_audio`` a logged,
+    counted skip. A label not in ``labels`` is an S2SError naming the file and line.
+    """
+
+    def __init__(self, data_dirs: list[str], labels: list[str], features: FeatureSource, cmvn: CmvnStats,
+                 shape: ClipShape, wave_augment=None, feat_augment=None, cache_audio: bool = False,
+                 skip_bad_audio: bool = False, require_all_classes: bool = False, need_labels: bool = True):
+        import kaldiio
+
+        self.labels = labels
+        self.index = {label: i for i, label in enumerate(labels)}
+        self.features, self.cmvn, self.shape = features, cmvn, shape
+        self.wave_augment, self.feat_augment = wave_augment, feat_augment
+        self.cache: dict[int, np.ndarray] | None = {} if cache_audio else None
+        self.ids: list[str] = []
+        self.targets: list[int] = []
+        self._src: list[tuple] = []  # ("scp", loader, key) or ("wav", spec, context)
+        bad: list[str] = []
+        for d in data_dirs:
+            dd = DataDir(d)
+            if dd.has("feats.scp") and wave_augment is None:
+                loader = kaldiio.load_scp(str(dd.file("feats.scp")))
+                src = {u: ("scp", loader, u) for u in loader.keys()}
+            else:
+                if dd.has("segments"):
+                    raise S2SError(f"{dd.file('segments')}: classification takes one clip per wav.scp entry; "
+                                   f"cut the segments into files or dump features first")
+                wav_path = dd.file("wav.scp")
+                src = {u: ("wav", spec, f"{wav_path}: {u}") for u, spec in dd.wav_scp().items()}
+            text = dd.text() if (need_labels or dd.has("text")) else {u: None for u in src}
+            for lineno, (u, label) in enumerate(text.items(), 1):
+                if u not in src:
+                    raise S2SError(f"{dd.file('text')}:{lineno}: utterance {u!r} has no features/audio; "
+                                   f"run utils/fix_data_dir.sh {d}")
+                if label is not None and label not in self.index:
+                    raise S2SError(
+                        f"{dd.file('text')}:{lineno}: label {label!r} of {u!r} is not one of the "
+                        f"{len(labels)} labels ({', '.join(labels[:8])}{', ...' if len(labels) > 8 else ''}); "
+                        f"fix the data or the labels file"
+                    )
+                if src[u][0] == "wav" and not self._audio_ok(src[u][1], bad):
+                    continue
+                self.ids.append(u)
+                self.targets.append(-1 if label is None else self.index[label])
+                self._src.append(src[u])
+        if bad:
+            msg = (f"{len(bad)} clip(s) are not {shape.sample_rate} Hz mono or unreadable: "
+                   f"{'; '.join(bad[:SHOW])}{' ...' if len(bad) > SHOW else ''}")
+            if not skip_bad_audio:
+                raise S2SError(msg + ". Convert them (sox IN.wav -r 16000 -c 1 OUT.wav) or set "
+                                     "skip_bad_audio: true to leave them out")
+            log.warning("%s; skipped (skip_bad_audio)", msg)
+        if not self.ids:
+            raise S2SError(f"{', '.join(data_dirs)}: no utterances to use")
+        counts = np.bincount([t for t in self.targets if t >= 0], minlength=len(labels))
+        empty = [labels[i] for i in range(len(labels)) if counts[i] == 0]
+        if empty and need_labels:
+            msg = f"{', '.join(data_dirs)}: no examples of class(es) {', '.join(empty)}"
+            if require_all_classes:
+                raise S2SError(msg + "; a class the model must learn needs training data: check the data "
+                                     "preparation or remove the class from the labels file")
+            log.warning("%s (%d of %d classes empty)", msg, len(empty), len(labels))
+        self.lengths = [shape.num_frames] * len(self.ids)
+
+    def _audio_ok(self, spec: str, bad: list[str]) -> bool:
+        """Header check of a file entry (pipes are checked when read)."""
+        if spec.rstrip().endswith("|"):
+            return True
+        import soundfile as sf
+
+        try:
+            info = sf.info(spec)
+        except Exception as e:  # missing or not audio
+            bad.append(f"{spec} ({type(e).__name__}: {e})")
+            return False
+        if info.samplerate != self.shape.sample_rate or info.channels != 1:
+            bad.append(f"{spec} ({info.samplerate} Hz, {info.channels} channel(s))")
+            return False
+        return True
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _waveform(self, i: int) -> np.ndarray:
+        if self.cache is not None and i in self.cache:
+            return self.cache[i]
+        from s2s.data.audio import load_audio
+
+        _, spec, context = self._src[i]
+        wav, _ = load_audio(spec, target_sr=self.shape.sample_rate,
+                            resample=bool(self.features.frontend.conf.get("resample", False)), context=context)
+        wav = fix_length(wav, self.shape.num_samples)
+        if self.cache is not None:
+            self.cache[i] = wav
+        return wav
+
+    def features_of(self, i: int) -> torch.Tensor:
+        """Normalised, fixed-length (num_frames, dim) features of item ``i`` (augmented if configured)."""
+        src = self._src[i]
+        if src[0] == "scp":
+            feats = torch.from_numpy(np.asarray(src[1][src[2]], dtype=np.float32))
+        else:
+            wav = self._waveform(i)
+            if self.wave_augment is not None:
+                wav = fix_length(self.wave_augment(wav, self.shape.sample_rate), self.shape.num_samples)
+            feats = self.features.from_audio(wav, self.shape.sample_rate)
+        if feats.shape[1] != self.shape.dim:
+            raise S2SError(f"{self.ids[i]}: features have dim {feats.shape[1]}, the frontend gives "
+                           f"{self.shape.dim}; recompute features with the training frontend")
+        feats = self.cmvn(fix_frames(feats, self.shape.num_frames, self.shape.pad_frame))
+        if self.feat_augment is not None:
+            feats = self.feat_augment(feats)
+        return feats
+
+    def __getitem__(self, i: int) -> dict:
+        return {"id": self.ids[i], "feats": self.features_of(i), "target": self.targets[i]}
+
+
+def collate_classify(items: list[dict]) -> dict:
+    feats = torch.stack([it["feats"] for it in items])
+    return {"ids": [it["id"] for it in items], "feats": feats,
+            "lengths": torch.full((len(items),), feats.shape[1], dtype=torch.long),
+            "targets": torch.tensor([it["target"] for it in items], dtype=torch.long)}
+
+
+# ---------------------------------------------------------------------------- task
+@TASKS.register("classify")
+class ClassifyTask(Task):
+    name = "classify"
+    defaults = {
+        "labels": None,            # labels file (one per line); default: labels.txt beside the train dir
+        "frontend_conf": None,     # used when the data dir has no frontend.yaml (features on the fly)
+        "cmvn": "global",          # global (DATA/cmvn.ark of the train dir) | utterance | none
+        "cmvn_file": None,
+        "clip_seconds": 1.0,       # every clip padded/cut to this length
+        "model": "matchboxnet",    # a name in s2s.models.classifiers.CLASSIFIERS
+        "model_conf": {},
+        "specaug_conf": None,      # SpecAugment on features (training only)
+        "noise_conf": None,        # waveform augmentations (training only): time_shift, background_noise, ...
+        "label_smoothing": 0.0,
+        "cache_audio": False,      # keep decoded clips in memory (small corpora, augmented training)
+        "skip_bad_audio": False,   # leave out clips that are not mono at the frontend's rate (logged)
+    }
+
+    def __init__(self, conf: dict):
+        super().__init__(conf)
+        train_dirs = _as_list(conf.get("train_data"))
+        first = train_dirs[0] if train_dirs else None
+        self.frontend_conf = frontend_conf_for(first, conf.get("frontend_conf")) if first else conf.get("frontend_conf")
+        self.features = FeatureSource(self.frontend_conf)
+        self.shape = ClipShape(self.features, float(conf["clip_seconds"]))
+        self.labels = self._labels(conf, first)
+        self.cmvn = self._cmvn(conf, first)
+
+    @staticmethod
+    def _labels(conf: dict, first_dir: str | None) -> list[str]:
+        if conf.get("labels"):
+            return read_labels(conf["labels"])
+        if first_dir is None:
+            raise S2SError("config key 'labels' is not set and there is no train_data to find labels.txt beside")
+        beside = Path(first_dir).parent / "labels.txt"
+        if beside.is_file():
+            return read_labels(beside)
+        return sorted(set(DataDir(first_dir).text().values()))
+
+    @staticmethod
+    def _cmvn(conf: dict, first_dir: str | None) -> CmvnStats:
+        mode = conf.get("cmvn", "global")
+        if mode != "global":
+            return CmvnStats(mode)
+        path = conf.get("cmvn_file") or (str(Path(first_dir) / "cmvn.ark") if first_dir else None)
+        if path is None or not Path(path).is_file():
+            raise S2SError(f"{path}: global CMVN stats not found; run utils/compute_cmvn_stats.sh on the "
+                           f"training data or set cmvn: utterance")
+        from s2s.data.cmvn import load_cmvn
+
+        mean, std = load_cmvn(path)
+        return CmvnStats("global", mean, std)
+
+    # -- data
+    def dataset(self, split: str):
+        key = "train_data" if split == "train" else "valid_data"
+        dirs = _as_list(self.conf.get(key))
+        if not dirs:
+            return None
+        wave_aug = feat_aug = None
+        if split == "train":
+            from s2s.data.augment import build_augment
+
+            wave_aug = build_augment(self.conf.get("noise_conf"), context="noise_conf")
+            feat_aug = build_augment(self.conf.get("specaug_conf"), "specaugment", context="specaug_conf")
+            for aug, key_, kind in ((wave_aug, "noise_conf", "wave"), (feat_aug, "specaug_conf", "feats")):
+                if aug is not None and aug.kind != kind:
+                    raise S2SError(f"config key {key_!r}: holds {aug.kind} augmentations; put SpecAugment in "
+                                   f"specaug_conf and waveform ones (time_shift, background_noise) in noise_conf")
+        return ClassifyDataset(dirs, self.labels, self.features, self.cmvn, self.shape, wave_augment=wave_aug,
+                               feat_augment=feat_aug, cache_audio=bool(self.conf.get("cache_audio")),
+                               skip_bad_audio=bool(self.conf.get("skip_bad_audio")),
+                               require_all_classes=split == "train")
+
+    def collate(self, items):
+        return collate_classify(items)
+
+    # -- model
+    def model_args(self) -> dict:
+        return {"model": self.conf["model"], "model_conf": dict(self.conf.get("model_conf") or {}),
+                "input_dim": self.shape.dim, "num_classes": len(self.labels), "num_frames": self.shape.num_frames}
+
+    def build_model(self):
+        return build_from_args(self.model_args())
+
+    def meta(self) -> dict:
+        return {"task": "classify", "model_args": self.model_args(), "frontend_conf": self.features.frontend.conf,
+                "cmvn": self.cmvn.to_meta(), "labels": list(self.labels),
+                "clip_seconds": float(self.conf["clip_seconds"])}
+
+    @classmethod
+    def model_from_meta(cls, meta: dict):
+        return build_from_args(meta["model_args"])
+
+    # -- loss
+    def forward_loss(self, model, batch):
+        logits = model(batch["feats"], batch["lengths"]).float()
+        loss = F.cross_entropy(logits, batch["targets"], reduction="sum",
+                               label_smoothing=float(self.conf.get("label_smoothing", 0.0)))
+        n = float(len(batch["ids"]))
+        correct = (logits.argmax(-1) == batch["targets"]).sum().item()
+        return loss, n, {"ce": loss.item() / n, "accuracy": 100.0 * correct / n}
+
+    @torch.no_grad()
+    def evaluate(self, model, loader) -> dict:
+        total, count, correct = 0.0, 0.0, 0
+        for batch in loader:
+            logits = model(batch["feats"], batch["lengths"]).float()
+            total += F.cross_entropy(logits, batch["targets"], reduction="sum").item()
+            correct += int((logits.argmax(-1) == batch["targets"]).sum())
+            count += len(batch["ids"])
+        return {"loss": total / max(count, 1.0), "accuracy": 100.0 * correct / max(count, 1.0)}
+
+
+def build_from_args(args: dict):
+    from s2s.models.classifiers import build_classifier
+
+    return build_classifier(args["model"], args["model_conf"], args["input_dim"], args["num_classes"],
+                            args["num_frames"])
+
+
+def dataset_from_meta(meta: dict, data_dir: str, need_labels: bool = True) -> ClassifyDataset:
+    """The clips of ``data_dir`` prepared exactly as the checkpoint's model was trained to see them
+    (no augmentation). Without ``need_labels`` a data dir without ``text`` is accepted (targets -1)."""
+    dd = DataDir(data_dir)
+    if dd.has("feats.scp") and dd.has("frontend.yaml"):
+        dumped = frontend_conf_for(data_dir, None)
+        if dumped != meta["frontend_conf"]:
+            raise S2SError(f"{dd.file('frontend.yaml')}: these features were computed with another frontend "
+                           f"than the model's ({meta['frontend_conf']}); recompute them with the training "
+                           f"frontend config, or remove {dd.file('feats.scp')} to compute them from the audio")
+    features = FeatureSource(meta["frontend_conf"])
+    shape = ClipShape(features, float(meta["clip_seconds"]))
+    return ClassifyDataset([data_dir], list(meta["labels"]), features, CmvnStats.from_meta(meta["cmvn"]), shape,
+                           need_labels=need_labels)
