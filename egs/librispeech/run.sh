@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# egs/librispeech: LibriSpeech 960 h, from the OpenSLR download to RESULTS.md.
+#
+# Stages (numbers are fixed):
+#   0  download OpenSLR 12 (--parts) and 11 (--lm-files): resumed, MD5-checked, safely extracted
+#      (--librispeech-dir DIR uses an existing copy of LibriSpeech/ instead of downloading parts)
+#   1  data prep: data/<part> (dev_clean, ...) and data/train (all train-* parts), validated
+#   2  speed perturbation of data/train: data/train_sp (0.9, 1.0, 1.1)
+#   3  features for every set through $train_cmd (--nj), global CMVN of the training set
+#   4  synthetic speech: synthesize LM-corpus sentences, mix natural:synthetic at --syn-ratio
+#      into data/train_aug (skipped with --syn-ratio 0)
+#   5  tokens (characters, or SentencePiece with --nbpe N) and LMs: the n-gram (OpenSLR 4-gram
+#      or one built with KenLM, --ngram) and the neural LM (--use-nnlm)
+#   6  train the acoustic model with torchrun: --ngpu per node, --num-nodes through $cuda_cmd
+#   7  decode dev/test sets: greedy, and beam search + n-gram with alpha/beta tuned on dev
+#   8  rescore the beam n-best lists with the neural LM
+#   9  score: WER per set and decoding mode into RESULTS.md, with the run's config/GPUs/time
+#
+# One GPU machine:  ./run.sh --ngpu 1        Resume after a crash:  ./run.sh --stage 6
+# SLURM cluster:    edit cmd.sh (cuda_cmd=utils/slurm.pl) and conf/slurm.conf, then
+#                   ./run.sh --ngpu 8 --num-nodes 2
+set -euo pipefail
+
+stage=0               # first stage to run
+stop_stage=9          # last stage to run
+nj=8                  # parallel jobs (features, synthesis, decoding)
+download_dir=downloads  # where archives and the extracted corpus go
+librispeech_dir=""    # an existing LibriSpeech/ directory (skips downloading the parts)
+base_url=https://www.openslr.org/resources  # OpenSLR mirror holding 12/ and 11/
+md5_file=""           # "name md5" lines overriding the published sums (another mirror)
+parts="dev-clean dev-other test-clean test-other train-clean-100 train-clean-360 train-other-500"
+lm_files="librispeech-lm-norm.txt.gz librispeech-vocab.txt librispeech-lexicon.txt 4-gram.arpa.gz"
+speed_perturb=true    # 3-way speed perturbation of the training set
+feats_config=conf/logmel64.yaml  # front end (Jasper, QuartzNet: 64 log-mel)
+syn_ratio=0           # synthetic share of the training mix (Jasper paper: 0.5); 0 skips stage 4
+syn_backend=espeak-ng # synthesizer for stage 4 (espeak-ng, flite, festival)
+syn_speakers=16       # synthetic voices
+nbpe=0                # 0: character tokens; N: SentencePiece BPE with N pieces
+ngram=openslr         # openslr: the published 4-gram.arpa.gz; kenlm: built with utils/train_ngram.sh
+ngram_order=4         # order of the KenLM-built n-gram
+use_ngram=true        # beam search + n-gram decoding (stage 7)
+use_nnlm=true         # neural LM training (stage 5) and rescoring (stage 8)
+nnlm_config=conf/lm_transformer.yaml  # neural LM config
+train_config=conf/jasper10x5_dr.yaml  # acoustic model and training settings
+train_args=""         # extra overrides for s2s.bin.train, e.g. "--max_epochs 2"
+ngpu=auto             # GPUs per node (auto: all visible; 0: CPU)
+num_nodes=1           # nodes; > 1 needs a cluster $cuda_cmd (utils/slurm.pl)
+precision=""          # fp32 | fp16 | bf16 (default: the config's on GPUs, fp32 on CPU)
+avg_num=5             # checkpoints averaged into model.pt
+beam=64               # beam width
+alphas="0.5 1.0 1.5 2.0"  # LM weights tried on dev
+betas="0.0 1.0 2.0"   # word insertion bonuses tried on dev
+nbest=10              # hypotheses kept for rescoring
+nnlm_weight=0.5       # neural LM weight in rescoring
+tag=""                # experiment name (default: the train config's name)
+force=false           # re-run selected stages even when up to date
+
+. ./cmd.sh
+. ./path.sh
+. utils/parse_options.sh
+. utils/stage.sh
+
+[ -z "$tag" ] && tag=$(basename "${train_config%.*}")
+exp=exp/$tag
+corpus=${librispeech_dir:-$download_dir/LibriSpeech}
+dsets=""; train_parts=""
+for p in $parts; do case $p in train-*) train_parts+=" ${p//-/_}" ;; *) dsets+=" ${p//-/_}" ;; esac; done
+dev_sets=$(for s in $dsets; do case $s in dev_*) echo -n "$s " ;; esac; done)
+train_set=train; [ "$speed_perturb" = true ] && train_set=train_sp
+am_train=$train_set; [ "$syn_ratio" != 0 ] && am_train=train_aug
+if [ "$ngpu" = auto ]; then ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true); fi
+# The configs say fp16 (OpenSeq2Seq "mixed"); CPU training runs fp32 unless --precision says otherwise.
+[ -z "$precision" ] && [ "$ngpu" -eq 0 ] && precision=fp32
+prec_args=""; [ -n "$precision" ] && prec_args="--precision $precision"
+[ -n "$train_parts" ] || { echo "$0: --parts has no train-* part to train on" >&2; exit 1; }
+mkdir -p exp
+
+download() {
+  local p=$parts; [ -n "$librispeech_dir" ] && p=""
+  local_opts=(); [ -n "$md5_file" ] && local_opts=(--md5-file "$md5_file")
+  local/download.sh --base-url "$base_url" --parts "$p" --lm-files "$lm_files" "${local_opts[@]}" "$download_dir"
+}
+stage 0 download download --args "$parts|$lm_files|$base_url|$librispeech_dir" --in "$md5_file" \
+  --out "$(for p in $parts; do echo -n "$corpus/$p "; done)$(for f in $lm_files; do echo -n "$download_dir/lm/$f "; done)"
+
+data_prep() {
+  for p in $parts; do
+    python local/data_prep.py "$corpus/$p" "data/${p//-/_}" || return 1
+    utils/validate_data_dir.sh --no-feats "data/${p//-/_}" || return 1
+  done
+  # shellcheck disable=SC2086
+  utils/combine_data.sh data/train $(for s in $train_parts; do echo data/$s; done) &&
+    utils/validate_data_dir.sh --no-feats data/train
+}
+stage 1 data data_prep --args "$parts" --in "$corpus" --out "data/train/wav.scp data/train/utt2dur"
+
+speed_perturb_train() {
+  for f in 0.9 1.1; do utils/perturb_data_dir_speed.sh $f data/train data/train_sp$f || return 1; done
+  # Factor 1.0 is the original data (Kaldi's 3-way perturbation keeps its ids).
+  utils/combine_data.sh data/train_sp data/train data/train_sp0.9 data/train_sp1.1 &&
+    utils/validate_data_dir.sh --no-feats data/train_sp
+}
+[ "$speed_perturb" = true ] && stage 2 speed_perturb speed_perturb_train --in "data/train/wav.scp" \
+  --out "data/train_sp/wav.scp"
+
+features() {
+  for s in $train_set $dsets; do
+    utils/make_feats.sh --cmd "$train_cmd" --nj $nj --conf $feats_config data/$s exp/make_feats/$s fbank/$s || return 1
+  done
+  utils/compute_cmvn_stats.sh data/$train_set
+}
+stage 3 features features --args "$nj $train_set $dsets" --in "$feats_config data/$train_set/wav.scp" \
+  --out "$(for s in $train_set $dsets; do echo -n "data/$s/feats.scp "; done)data/$train_set/cmvn.ark"
+
+synthetic() {
+  local n_syn
+  n_syn=$(python local/mix_synthetic.py --count data/$train_set --syn-ratio $syn_ratio) &&
+    python local/sample_lm_text.py --lm-text $download_dir/lm/librispeech-lm-norm.txt.gz --num $n_syn \
+      --exclude $(for s in $dsets; do echo -n "data/$s/text "; done) --out data/syn_text/text || return 1
+  rm -rf data/train_syn
+  $train_cmd JOB=1:$nj exp/log/synthesize.JOB.log \
+    python -m s2s.bin.synthesize --backend $syn_backend --text data/syn_text/text --out-dir data/train_syn \
+      --num-speakers $syn_speakers --nj $nj --job JOB || return 1
+  if [ $nj -gt 1 ]; then utils/combine_data.sh data/train_syn data/train_syn/split$nj/* || return 1; fi
+  utils/make_feats.sh --cmd "$train_cmd" --nj $nj --conf $feats_config data/train_syn exp/make_feats/train_syn \
+    fbank/train_syn &&
+    python local/mix_synthetic.py --natural data/$train_set --synthetic data/train_syn --syn-ratio $syn_ratio \
+      --out data/train_aug &&
+    utils/compute_cmvn_stats.sh data/train_aug
+}
+[ "$syn_ratio" != 0 ] && stage 4 synthetic synthetic --args "$syn_ratio $syn_backend $syn_speakers $nj" \
+  --in "data/$train_set/feats.scp $feats_config" --out "data/train_aug/feats.scp data/train_aug/cmvn.ark"
+
+lang_and_lms() {
+  local kind="--kind char"; [ "$nbpe" != 0 ] && kind="--kind bpe --vocab-size $nbpe"
+  # shellcheck disable=SC2086
+  python -m s2s.bin.prepare_tokens --text data/train/text --out data/lang $kind &&
+    local/prepare_ngram.sh --ngram $ngram --order $ngram_order --lm-dir $download_dir/lm data/lm || return 1
+  if [ "$use_nnlm" = true ]; then
+    python -c "import s2s.tasks.lm" 2>/dev/null || {
+      echo "$0: the neural LM task (s2s/tasks/lm.py) is missing in this checkout; use --use-nnlm false" >&2
+      return 1; }
+    $cuda_cmd --gpu $((ngpu > 0 ? 1 : 0)) exp/nnlm/log/train.log \
+      local/train.sh --ngpu $((ngpu > 0 ? 1 : 0)) --rdzv-id nnlm -- --config $nnlm_config --exp-dir exp/nnlm \
+        --train_data $download_dir/lm/librispeech-lm-norm.txt.gz --valid_data data/dev_clean \
+        --token_list data/lang $prec_args --resume &&
+      python -m s2s.bin.average_checkpoints --exp-dir exp/nnlm --num 1 --out exp/nnlm/model.pt
+  fi
+}
+stage 5 lang_and_lms lang_and_lms --args "$nbpe $ngram $ngram_order $use_nnlm" \
+  --in "data/train/text $nnlm_config" --out "data/lang/tokens.txt data/lm/ngram.arpa$([ "$use_nnlm" = true ] && echo " exp/nnlm/model.pt")"
+
+train() {
+  # shellcheck disable=SC2086
+  $cuda_cmd --num-nodes $num_nodes --gpu $ngpu $exp/log/train.log \
+    local/train.sh --ngpu $ngpu --rdzv-id $tag -- --config $train_config --exp-dir $exp \
+      --train_data data/$am_train --valid_data data/${dev_sets%% *} --token_list data/lang \
+      $prec_args --resume $train_args &&
+    python -m s2s.bin.average_checkpoints --exp-dir $exp --num $avg_num --out $exp/model.pt &&
+    python local/results.py run-info --exp $exp --config $train_config --ngpu $ngpu --num-nodes $num_nodes \
+      --train-set data/$am_train --log $exp/log/train.log
+}
+stage 6 train train --args "$train_args $num_nodes $ngpu $precision" \
+  --in "$train_config data/$am_train/feats.scp data/lang/tokens.txt" --out "$exp/model.pt"
+
+decode() {
+  local dump=""; [ "$use_ngram" = true ] && dump=--dump-logprobs
+  for s in $dsets; do
+    local/decode.sh --cmd "$decode_cmd" --nj $nj $exp/decode_$s/greedy --model $exp/model.pt --data data/$s $dump ||
+      return 1
+  done
+  [ "$use_ngram" = true ] || return 0
+  local lm=data/lm/ngram.arpa; [ -f data/lm/ngram.bin ] && lm=data/lm/ngram.bin
+  # shellcheck disable=SC2086
+  local/tune_lm_weights.sh --cmd "$decode_cmd" --nj $nj --alphas "$alphas" --betas "$betas" --beam $beam \
+    --lm $lm --tokens data/lang/tokens.txt --exp $exp $dev_sets || return 1
+  local alpha beta; read -r alpha beta < $exp/decode_tune/best
+  for s in $dsets; do
+    local/decode.sh --cmd "$decode_cmd" --nj $nj $exp/decode_$s/beam --logprobs $exp/decode_$s/greedy/logprobs.scp \
+      --tokens data/lang/tokens.txt --decoder beam --lm $lm --beam $beam --nbest $nbest \
+      --lm-weight $alpha --word-score $beta || return 1
+  done
+}
+stage 7 decode decode --args "$nj $use_ngram $alphas|$betas $beam $nbest $dsets" --in "$exp/model.pt data/lm/ngram.arpa" \
+  --out "$(for s in $dsets; do echo -n "$exp/decode_$s/greedy/text "; [ "$use_ngram" = true ] && echo -n "$exp/decode_$s/beam/text "; done)"
+
+rescore() {
+  # shellcheck disable=SC2086
+  local/rescore_nnlm.sh --lm-weight $nnlm_weight --exp $exp --lm exp/nnlm/model.pt $dsets
+}
+[ "$use_nnlm" = true ] && [ "$use_ngram" = true ] && stage 8 rescore rescore --args "$nnlm_weight $dsets" \
+  --in "exp/nnlm/model.pt $exp/decode_tune/best" --out "$(for s in $dsets; do echo -n "$exp/decode_$s/rescore/text "; done)"
+
+score() {
+  for s in $dsets; do
+    for mode in greedy beam rescore; do
+      [ -f $exp/decode_$s/$mode/text ] || continue
+      python -m s2s.bin.score --ref data/$s/text --hyp $exp/decode_$s/$mode/text \
+        --out-dir $exp/decode_$s/$mode/scoring --results RESULTS.md --tag "$tag $mode" --set ${s//_/-} || return 1
+    done
+  done
+  python local/results.py write --results RESULTS.md --exp $exp
+}
+stage 9 score score --args "$dsets" --in "$(for s in $dsets; do for m in greedy beam rescore; do echo -n "$exp/decode_$s/$m/text "; done; done)" \
+  --out "RESULTS.md"
+
+if [ "$stop_stage" -ge 9 ] && [ -f RESULTS.md ]; then
+  echo; echo "== RESULTS.md =="; cat RESULTS.md
+fi
