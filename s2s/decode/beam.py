@@ -1,0 +1,299 @@
+"""CTC beam search with a KenLM n-gram, on flashlight-text's C++ decoders.
+
+Two searches, chosen by what the LM is:
+
+- lexicon search (``LexiconDecoder``): a word n-gram; hypotheses are sequences
+  of words from a lexicon, spelled in the tokens through a trie. The lexicon is
+  the ``lexicon`` file, or else the LM's own vocabulary spelled in the tokens
+  (characters letter by letter, SentencePiece with the fewest pieces).
+- lexicon-free search (``LexiconFreeDecoder``): no LM (plain CTC prefix beam
+  search) or a token-level n-gram (trained on text spelled in tokens by
+  ``train_ngram --unit token``); any token sequence is allowed.
+
+Scores are natural logs. For every hypothesis
+
+    score = am_score + lm_weight * lm_score + word_score * words (+ unk_score * unknown words)
+
+where ``am_score`` is the sum of the chosen log-probabilities and ``lm_score``
+the KenLM log-probability of the word (or token) sequence including ``</s>``,
+recomputed with the ``kenlm`` module. ``lm_weight`` is alpha in the natural-log
+convention of DeepSpeech and pyctcdecode (KenLM's log10 is converted).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from s2s.decode.ngram import (BLANK, LM_SPECIALS, SP_SPACE, SPACE, TokenSet, is_arpa, lm_vocabulary,
+                              read_lexicon, vocab_file_for)
+from s2s.errors import S2SError
+
+LN10 = math.log(10.0)
+# An LM vocabulary with more unspellable words than this is taken as written for other tokens.
+MAX_UNSPELLABLE = 0.2
+
+
+@dataclass
+class Hypothesis:
+    """One decoding result; ``score = am_score + α·lm_score + β·len(words)`` (natural logs)."""
+
+    text: str
+    words: list[str]
+    score: float
+    am_score: float
+    lm_score: float
+    tokens: list[int] = field(default_factory=list)
+
+
+def load_kenlm(path):
+    """Load an ARPA or binary KenLM model with the ``kenlm`` module; S2SError naming the file when it cannot."""
+    path = Path(path)
+    if not path.is_file():
+        raise S2SError(f"{path}: language model not found; build one with utils/train_ngram.sh "
+                       f"(python -m s2s.bin.train_ngram)")
+    if path.stat().st_size == 0:
+        raise S2SError(f"{path}: empty language model file; rebuild it with utils/train_ngram.sh")
+    import kenlm
+
+    try:
+        return kenlm.Model(str(path))
+    except (OSError, RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise S2SError(f"{path}: not a valid ARPA or KenLM binary language model ({first}); "
+                       f"rebuild it with utils/train_ngram.sh") from None
+
+
+class CtcBeamDecoder:
+    """Beam search over CTC log-probabilities ``(T, V)``; ``decoder(log_probs)`` -> n-best, best first.
+
+    ``tokens``: the model's output tokens (``blank`` among them, normally id 0;
+    characters use ``space`` as the word separator, SentencePiece pieces mark
+    word starts with ``▁``). ``beam``: hypotheses kept per frame;
+    ``beam_threshold``: drop hypotheses this far below the best;
+    ``token_beam``: tokens tried per frame (the most probable ones; all by
+    default). ``lm_weight`` α, ``word_score`` β, ``unk_score``: the bonus for a
+    word outside the lexicon (``-inf`` forbids them).
+    """
+
+    def __init__(self, tokens: list[str], lm: str | None = None, lexicon: str | None = None, beam: int = 64,
+                 beam_threshold: float = 25.0, token_beam: int | None = None, lm_weight: float = 0.5,
+                 word_score: float = 0.0, unk_score: float = float("-inf"), nbest: int = 1,
+                 blank: str = BLANK, space: str = SPACE):
+        from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder, LexiconDecoderOptions,
+                                                 LexiconFreeDecoder, LexiconFreeDecoderOptions, ZeroLM)
+        from flashlight.lib.text.decoder.kenlm import KenLM
+        from flashlight.lib.text.dictionary import Dictionary
+
+        if blank not in tokens:
+            raise S2SError(f"token list has no blank {blank!r}; CTC models need it (id 0 in tokens.txt)")
+        if beam < 1 or nbest < 1:
+            raise S2SError(f"beam ({beam}) and nbest ({nbest}) must be at least 1")
+        self.tokens = list(tokens)
+        self.tokset = TokenSet(self.tokens, space=space, blank=blank)
+        self.blank_id = self.tokens.index(blank)
+        # The word boundary: <space> for characters; SentencePiece has none, so the blank
+        # stands in for "between words" (it never starts or continues a word).
+        self.sil_id = self.tokens.index(space) if self.tokset.kind == "char" else self.blank_id
+        self.lm_weight = float(lm_weight)
+        self.word_score = float(word_score)
+        self.unk_score = float(unk_score)
+        self.nbest = int(nbest)
+        self.lm_path = lm
+        self.kenlm = load_kenlm(lm) if lm is not None else None
+        token_beam = len(self.tokens) if token_beam is None else int(token_beam)
+        token_dict = Dictionary(self.tokens)
+
+        lm_kind = self._lm_kind() if lm is not None else None
+        if lexicon is None and lm_kind != "word":
+            # Lexicon-free: no LM, or a token-level LM queried after every new token.
+            self.mode = "lexicon-free"
+            self._fl_lm = ZeroLM() if lm is None else KenLM(str(lm), token_dict)
+            opts = LexiconFreeDecoderOptions(
+                beam_size=beam, beam_size_token=token_beam, beam_threshold=beam_threshold,
+                lm_weight=self.lm_weight * LN10, sil_score=0.0, log_add=False,
+                criterion_type=CriterionType.CTC)
+            self._decoder = LexiconFreeDecoder(opts, self._fl_lm, self.sil_id, self.blank_id, [])
+            self.words = None
+            return
+
+        self.mode = "lexicon"
+        spellings, self.output_words = self._lexicon_entries(lexicon)
+        self.words = list(spellings)
+        if "<unk>" not in spellings:
+            self.words.append("<unk>")
+        word_dict = Dictionary(self.words)
+        self.unk_word = self.words.index("<unk>")
+        self._fl_lm = ZeroLM() if lm is None else KenLM(str(lm), word_dict)
+        trie = _build_trie(spellings, self.words, self.tokens, self.sil_id, self._fl_lm, self.tokset.kind == "char")
+        opts = LexiconDecoderOptions(
+            beam_size=beam, beam_size_token=token_beam, beam_threshold=beam_threshold,
+            lm_weight=self.lm_weight * LN10, word_score=self.word_score, unk_score=self.unk_score,
+            sil_score=0.0, log_add=False, criterion_type=CriterionType.CTC)
+        self._decoder = LexiconDecoder(opts, trie, self._fl_lm, self.sil_id, self.blank_id, self.unk_word, [], False)
+        self._trie = trie  # the decoder keeps a raw pointer into it
+
+    # ---- set-up ----------------------------------------------------------------------
+
+    def _lm_kind(self) -> str:
+        """'token' when the LM's vocabulary is the token set, else 'word'."""
+        vocab = lm_vocabulary(self.lm_path)
+        units = [t for t in self.tokens if t not in (self.tokset.blank, "<unk>")]
+        if vocab is None:
+            # A binary without its word list: ask the model whether it knows the tokens.
+            known = sum(t in self.kenlm for t in units)
+            return "token" if units and known >= 0.9 * len(units) else "word"
+        words = [w for w in vocab if w not in LM_SPECIALS]
+        token_set = set(units)
+        if words and all(w in token_set for w in words) and (self.tokset.kind != "char" or SPACE in words
+                                                             or self.tokset.space in words):
+            return "token"
+        return "word"
+
+    def _lexicon_entries(self, lexicon):
+        """(LM word -> spellings, LM word -> output word) from the lexicon or the LM vocabulary."""
+        tokset = self.tokset
+        if lexicon is not None:
+            lex = read_lexicon(lexicon, tokset)
+            return lex, {w: w for w in lex}
+        vocab = lm_vocabulary(self.lm_path)
+        if vocab is None:
+            raise S2SError(f"{self.lm_path}: a binary LM without its word list ({vocab_file_for(self.lm_path)}); "
+                           f"pass --lexicon (python -m s2s.bin.train_ngram writes lexicon.txt) or the ARPA file")
+        words = [w for w in vocab if w not in LM_SPECIALS]
+        spellings, out, bad = {}, {}, []
+        for w in words:
+            # Spell in the tokens' case (an upper-case LM works with lower-case tokens) and
+            # print words that way too, so hypotheses match references written for the tokens.
+            folded = tokset.fold_case(w)
+            sp = tokset.spell(folded)
+            if sp is None:
+                bad.append(w)
+                continue
+            spellings[w] = [sp]
+            out[w] = folded
+        if not words or len(bad) > MAX_UNSPELLABLE * len(words):
+            chars = sorted({c for w in bad for c in tokset.fold_case(w) if c not in tokset.chars})
+            raise S2SError(
+                f"{self.lm_path}: the LM's vocabulary does not fit the token set: {len(bad)} of {len(words)} words "
+                f"cannot be spelled in the tokens (e.g. {bad[:5]}; characters not in the tokens: {chars[:20]}); "
+                f"train the LM on text normalised to these tokens (utils/train_ngram.sh --tokens "
+                f"data/lang/tokens.txt) or pass a --lexicon")
+        self.unspellable = bad
+        return spellings, out
+
+    # ---- decoding --------------------------------------------------------------------
+
+    def __call__(self, log_probs: np.ndarray) -> list[Hypothesis]:
+        """The ``nbest`` best distinct hypotheses for one utterance, best first."""
+        x = np.asarray(log_probs)
+        if x.ndim != 2:
+            raise S2SError(f"log-probabilities must be a (T, V) matrix, got shape {x.shape}")
+        if x.shape[1] != len(self.tokens):
+            raise S2SError(f"log-probabilities have width {x.shape[1]} but the token list has {len(self.tokens)} "
+                           f"tokens; use the tokens.txt the model was trained with")
+        if not np.isfinite(x).all():
+            raise S2SError("log-probabilities contain NaN or inf; the model output is broken")
+        if x.shape[0] == 0:
+            return [Hypothesis("", [], 0.0, 0.0, self._lm_logprob([]), [])]
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self.mode == "lexicon" and self.tokset.kind == "char":
+            # Words are spelled with a closing <space>; a final frame that is certainly
+            # <space> (log-prob 0, so no change to am_score) closes the last word.
+            end = np.full((1, x.shape[1]), -1e30, dtype=np.float32)
+            end[0, self.sil_id] = 0.0
+            x = np.concatenate([x, end])
+        n_frames = len(log_probs)
+        results = self._decoder.decode(x.ctypes.data, x.shape[0], x.shape[1])
+        hyps, seen = [], set()
+        for r in results:
+            # r.tokens has the start state first, then one token per frame, then the end state.
+            toks = _collapse(list(r.tokens)[1: 1 + n_frames], self.blank_id)
+            words = self._words(r, toks)
+            key = tuple(words)
+            if key in seen:
+                continue
+            seen.add(key)
+            hyps.append(self._hypothesis(words, toks, float(r.emittingModelScore)))
+        hyps.sort(key=lambda h: -h.score)
+        return hyps[: self.nbest]
+
+    def _words(self, r, toks: list[int]) -> list[str]:
+        if self.mode == "lexicon-free":
+            return self._token_words(toks)
+        ids = [w for w in r.words if w >= 0]
+        words = [self.output_words.get(self.words[w], self.words[w]) if w != self.unk_word else "<unk>" for w in ids]
+        if "<unk>" in words and self.tokset.kind == "char":
+            # Show what an unknown word sounded like: its spelling between separators.
+            spelled = self._token_words(toks)
+            if len(spelled) == len(words):
+                words = [s if w == "<unk>" else w for w, s in zip(words, spelled)]
+        return words
+
+    def _token_words(self, toks: list[int]) -> list[str]:
+        text = []
+        for t in toks:
+            if t == self.sil_id and self.tokset.kind == "char":
+                text.append(" ")
+            elif t not in (self.blank_id, self.sil_id):
+                text.append(self.tokens[t].replace(SP_SPACE, " "))
+        return "".join(text).split()
+
+    def _lm_logprob(self, units: list[str]) -> float:
+        if self.kenlm is None:
+            return 0.0
+        return self.kenlm.score(" ".join(units), bos=True, eos=True) * LN10
+
+    def _hypothesis(self, words: list[str], toks: list[int], am: float) -> Hypothesis:
+        if self.mode == "lexicon-free":
+            lm_units = [self.tokens[t] for t in toks if t != self.blank_id]
+            n_unk, n_words = 0, len(words)
+        else:
+            # Score what the LM saw: its own spelling of each word (case included).
+            inv = self._inverse_output()
+            lm_units = [inv.get(w, "<unk>") for w in words]
+            n_unk = sum(u == "<unk>" for u in lm_units)
+            n_words = len(words) - n_unk
+        lm = self._lm_logprob(lm_units)
+        score = am + self.lm_weight * lm + self.word_score * n_words
+        if n_unk:
+            score += self.unk_score * n_unk
+        return Hypothesis(" ".join(words), words, float(score), float(am), float(lm), toks)
+
+    def _inverse_output(self) -> dict[str, str]:
+        inv = getattr(self, "_inv", None)
+        if inv is None:
+            inv = self._inv = {o: w for w, o in self.output_words.items()}
+        return inv
+
+
+def _collapse(frame_tokens, blank: int) -> list[int]:
+    """CTC collapse of a frame-level path: merge repeats, drop blanks."""
+    out, prev = [], -1
+    for t in frame_tokens:
+        if t != prev and t != blank:
+            out.append(int(t))
+        prev = t
+    return out
+
+
+def _build_trie(spellings: dict, words: list[str], tokens: list[str], sil: int, fl_lm, close_with_sil: bool):
+    """The lexicon trie over token ids, smeared with unigram LM scores (look-ahead for pruning)."""
+    from flashlight.lib.text.decoder import SmearingMode, Trie
+
+    index = {t: i for i, t in enumerate(tokens)}
+    trie = Trie(len(tokens), sil)
+    start = fl_lm.start(False)
+    for wi, w in enumerate(words):
+        for sp in spellings.get(w, ()):
+            ids = [index[t] for t in sp]
+            if close_with_sil:
+                ids.append(sil)
+            _, score = fl_lm.score(start, wi)
+            trie.insert(ids, wi, score)
+    trie.smear(SmearingMode.MAX)
+    return trie
