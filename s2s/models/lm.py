@@ -1,0 +1,137 @@
+"""Neural language models over token sequences: a causal Transformer and an LSTM.
+
+Both map token ids ``(B, L)`` to next-token logits ``(B, L, V)``: the output at
+position ``t`` depends on ``tokens[:, :t+1]`` only, so a right-padded batch gives
+every sequence exactly what it gives alone (padding comes after the real
+tokens and nothing looks ahead). Configs choose one by name from ``LMS``:
+
+    lm: transformer
+    lm_conf: {d_model: 256, num_heads: 4, num_layers: 4}
+
+``LMS.build(name, lm_conf, vocab_size=V)`` validates the keys against the
+constructor signatures below.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from s2s.errors import S2SError
+from s2s.registry import Registry
+
+LMS = Registry("lm")
+
+
+class SinusoidalPositions(nn.Module):
+    """Fixed sine/cosine position encodings (Vaswani et al. 2017), added to the embeddings."""
+
+    def __init__(self, dim: int, max_len: int):
+        super().__init__()
+        pos = torch.arange(max_len, dtype=torch.float32)[:, None]
+        freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+        table = torch.zeros(max_len, dim)
+        table[:, 0::2] = torch.sin(pos * freq)
+        table[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+        # Not a parameter and not saved: it is a pure function of (dim, max_len).
+        self.register_buffer("table", table, persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.table[: x.size(1)].to(x.dtype)
+
+
+@LMS.register("transformer")
+class TransformerLM(nn.Module):
+    """Decoder-only Transformer: token embedding + positions, pre-norm causal self-attention blocks.
+
+    ``positions`` is ``sinusoidal`` (fixed) or ``learned``; ``max_len`` bounds the
+    sequence length either way. ``tie_embeddings`` shares the input embedding with
+    the output projection (Press & Wolf 2017), which saves V*d parameters and
+    usually helps small-data LMs.
+    """
+
+    def __init__(self, vocab_size: int, d_model: int = 256, num_heads: int = 4, num_layers: int = 4,
+                 ff_dim: int = 1024, dropout: float = 0.1, max_len: int = 1024, positions: str = "sinusoidal",
+                 tie_embeddings: bool = True):
+        super().__init__()
+        if d_model % num_heads:
+            raise S2SError(f"lm_conf: d_model {d_model} must be a multiple of num_heads {num_heads}")
+        if positions not in ("sinusoidal", "learned"):
+            raise S2SError(f"lm_conf: positions must be sinusoidal or learned, got {positions!r}")
+        self.vocab_size = vocab_size
+        self.max_len = max_len
+        self.embed = nn.Embedding(vocab_size, d_model)
+        self.scale = math.sqrt(d_model)
+        if positions == "sinusoidal":
+            self.positions: nn.Module = SinusoidalPositions(d_model, max_len)
+        else:
+            self.positions = _LearnedPositions(d_model, max_len)
+        self.dropout = nn.Dropout(dropout)
+        layer = nn.TransformerEncoderLayer(d_model, num_heads, ff_dim, dropout, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        # enable_nested_tensor only matters with a padding mask, which a causal LM does not need.
+        self.blocks = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d_model)
+        self.out = nn.Linear(d_model, vocab_size)
+        nn.init.normal_(self.embed.weight, std=d_model ** -0.5)
+        if tie_embeddings:
+            self.out.weight = self.embed.weight
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """Next-token logits (B, L, V) for token ids (B, L)."""
+        length = tokens.size(1)
+        if length > self.max_len:
+            raise S2SError(f"sequence of {length} tokens is longer than the LM's max_len {self.max_len}; "
+                           f"train with a larger lm_conf.max_len or drop long sentences (max_tokens)")
+        x = self.dropout(self.positions(self.embed(tokens) * self.scale))
+        mask = nn.Transformer.generate_square_subsequent_mask(length, device=tokens.device, dtype=x.dtype)
+        x = self.blocks(x, mask=mask, is_causal=True)
+        return self.out(self.norm(x))
+
+
+class _LearnedPositions(nn.Module):
+    def __init__(self, dim: int, max_len: int):
+        super().__init__()
+        self.table = nn.Embedding(max_len, dim)
+        nn.init.normal_(self.table.weight, std=0.02)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.table.weight[: x.size(1)].to(x.dtype)
+
+
+@LMS.register("lstm")
+class LstmLM(nn.Module):
+    """Embedding -> unidirectional LSTM layers -> (projection) -> logits.
+
+    With ``tie_embeddings`` the LSTM output is projected to ``embed_dim`` (when it
+    differs from ``hidden``) so the output layer can share the embedding matrix.
+    """
+
+    def __init__(self, vocab_size: int, embed_dim: int = 256, hidden: int = 512, num_layers: int = 2,
+                 dropout: float = 0.1, tie_embeddings: bool = True):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.embed = nn.Embedding(vocab_size, embed_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.rnn = nn.LSTM(embed_dim, hidden, num_layers, batch_first=True,
+                           dropout=dropout if num_layers > 1 else 0.0)
+        out_dim = hidden
+        self.proj: nn.Module = nn.Identity()
+        if tie_embeddings and hidden != embed_dim:
+            self.proj = nn.Linear(hidden, embed_dim)
+            out_dim = embed_dim
+        self.out = nn.Linear(out_dim, vocab_size)
+        if tie_embeddings:
+            self.out.weight = self.embed.weight
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """Next-token logits (B, L, V) for token ids (B, L)."""
+        y, _ = self.rnn(self.dropout(self.embed(tokens)))
+        return self.out(self.proj(self.dropout(y)))
+
+
+def build_lm(name: str, conf: dict | None, vocab_size: int) -> nn.Module:
+    """The LM ``name`` with ``conf`` (validated against its constructor) over ``vocab_size`` tokens."""
+    return LMS.build(name, conf or {}, context="lm_conf", vocab_size=vocab_size)

@@ -1,0 +1,213 @@
+"""Language modelling on text with the shared trainer: task ``lm``, perplexity on dev.
+
+Tokens: the LM reads text in the **ASR token set** (``token_list: data/lang``,
+characters or SentencePiece pieces), not in a word vocabulary. Rescoring scores
+whatever the beam decoder wrote, and a lexicon-free decoder writes words no
+vocabulary has seen; over the ASR tokens every hypothesis gets a proper
+probability instead of a shared ``<unk>`` one, the text is normalised exactly as
+the acoustic model's (the tokenizer's lower-casing), and on LibriSpeech the
+output layer has the few thousand BPE pieces rather than ~900k words. The CTC
+blank (id 0) never occurs in text, so the LM uses id 0 as the sentence boundary:
+a sentence ``w`` is modelled as ``P(w_1 .. w_n, </s> | <s>)`` with ``<s>`` = ``</s>`` = 0.
+
+Data (``train_data``, ``valid_data``: one path or a list):
+- a Kaldi data dir (its ``text``) or a file named ``text``: a Kaldi table, the
+  first field (utterance id) is dropped;
+- any other file: plain text, one sentence per line (an LM corpus; ``.gz`` read
+  as gzip).
+
+Batches come from the trainer's length buckets (``batch_frames`` counts tokens
+here). ``forward_loss`` returns the summed token NLL and the number of predicted
+tokens, so the trainer's loss is the per-token cross-entropy; validation
+reports ``loss`` (nats per token) and ``ppl`` = exp(loss).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+from array import array
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from s2s.errors import S2SError
+from s2s.tasks import TASKS
+from s2s.tasks.base import Task
+
+log = logging.getLogger("s2s.lm")
+
+BOUNDARY_ID = 0  # <s> and </s>: the CTC blank's slot, which text never uses
+
+
+# ---------------------------------------------------------------------------- text
+def read_sentences(path) -> list[str]:
+    """The sentences of one data source (see the module docstring for the formats).
+
+    Raises S2SError for a missing path, non-UTF-8 text (naming the line) and a
+    source without a single sentence.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "text"
+        if not path.is_file():
+            raise S2SError(f"{path}: data dir has no text table; give the training transcripts or a text file")
+    if not path.is_file():
+        raise S2SError(f"{path}: LM text not found; give a Kaldi data dir, its text table or a plain text file")
+    kaldi = path.name == "text"
+    opener = gzip.open if path.suffix == ".gz" else open
+    out = []
+    with opener(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise S2SError(f"{path}:{lineno}: not valid UTF-8; re-encode the file as UTF-8") from None
+            fields = line.split()
+            if kaldi:
+                fields = fields[1:]
+            if fields:
+                out.append(" ".join(fields))
+    if not out:
+        raise S2SError(f"{path}: no sentences in it; check the path (an LM needs text to learn from)")
+    return out
+
+
+def encode_sentence(tokenizer, text: str) -> list[int]:
+    """``<s> tokens </s>`` ids for one sentence."""
+    return [BOUNDARY_ID] + tokenizer.encode(text) + [BOUNDARY_ID]
+
+
+class LmDataset:
+    """Tokenised sentences; ``lengths`` (tokens predicted per sentence) drive the length buckets.
+
+    All ids sit in one flat int32 array with offsets, so a large corpus costs
+    4 bytes per token rather than a tensor object per sentence.
+    """
+
+    def __init__(self, sources: list[str], tokenizer, max_tokens: int = 0):
+        ids = array("i")
+        self.offsets = array("q", [0])
+        self.lengths: list[int] = []
+        skipped = 0
+        unk_before = tokenizer.unk_count
+        for src in sources:
+            for text in read_sentences(src):
+                seq = encode_sentence(tokenizer, text)
+                if max_tokens and len(seq) - 1 > max_tokens:
+                    skipped += 1
+                    continue
+                ids.extend(seq)
+                self.offsets.append(len(ids))
+                self.lengths.append(len(seq) - 1)
+        self.ids = torch.frombuffer(ids, dtype=torch.int32) if len(ids) else torch.zeros(0, dtype=torch.int32)
+        self._keep = ids  # torch.frombuffer shares this memory
+        if skipped:
+            log.warning("skipped %d sentences longer than max_tokens=%d", skipped, max_tokens)
+        n_unk = tokenizer.unk_count - unk_before
+        if n_unk:
+            log.warning("%s: %d tokens mapped to <unk> (most common: %s); the token set does not cover this text",
+                        ", ".join(sources), n_unk, tokenizer.unk_symbols.most_common(5))
+        if not self.lengths:
+            raise S2SError(f"{', '.join(sources)}: no sentences left (all longer than max_tokens={max_tokens})")
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        """``<s> tokens </s>`` of sentence ``i`` as a LongTensor."""
+        return self.ids[self.offsets[i]: self.offsets[i + 1]].long()
+
+
+def collate_lm(items: list[torch.Tensor]) -> dict:
+    """Inputs ``<s> w`` and targets ``w </s>``, right-padded; ``mask`` marks real targets."""
+    inputs = torch.nn.utils.rnn.pad_sequence([s[:-1] for s in items], batch_first=True, padding_value=BOUNDARY_ID)
+    targets = torch.nn.utils.rnn.pad_sequence([s[1:] for s in items], batch_first=True, padding_value=BOUNDARY_ID)
+    ntok = torch.tensor([len(s) - 1 for s in items], dtype=torch.long)
+    mask = torch.arange(inputs.size(1))[None, :] < ntok[:, None]
+    return {"inputs": inputs, "targets": targets, "mask": mask, "num_tokens": ntok}
+
+
+def token_nll(model, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Negative log-likelihood (nats) of each sequence's targets, (B,), in fp32 whatever autocast does."""
+    logits = model(inputs).float()
+    nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+    return (nll * mask).sum(1)
+
+
+# ---------------------------------------------------------------------------- task
+@TASKS.register("lm")
+class LmTask(Task):
+    name = "lm"
+    defaults = {
+        "token_list": "data/lang",
+        "lm": "transformer",
+        "lm_conf": {},
+        "max_tokens": 0,       # drop training sentences with more tokens (0: keep all)
+        "batch_frames": 4000,  # tokens (padded) per batch per rank
+    }
+
+    def __init__(self, conf: dict):
+        super().__init__(conf)
+        from s2s.data.tokens import Tokenizer
+
+        self.tokenizer = Tokenizer.load(conf["token_list"])
+
+    # -- data
+    def dataset(self, split: str):
+        key = "train_data" if split == "train" else "valid_data"
+        sources = _as_list(self.conf.get(key))
+        if not sources:
+            return None
+        return LmDataset(sources, self.tokenizer, self.conf.get("max_tokens", 0) if split == "train" else 0)
+
+    def collate(self, items):
+        return collate_lm(items)
+
+    # -- model
+    def model_args(self) -> dict:
+        return {"lm": self.conf["lm"], "lm_conf": dict(self.conf.get("lm_conf") or {}),
+                "vocab_size": len(self.tokenizer)}
+
+    def build_model(self):
+        return _build(self.model_args())
+
+    def meta(self) -> dict:
+        return {"task": "lm", "model_args": self.model_args(), "tokenizer": self.tokenizer.to_dict(),
+                "boundary_id": BOUNDARY_ID}
+
+    @classmethod
+    def model_from_meta(cls, meta: dict):
+        return _build(meta["model_args"])
+
+    # -- loss
+    def forward_loss(self, model, batch):
+        nll = token_nll(model, batch["inputs"], batch["targets"], batch["mask"]).sum()
+        n = float(batch["num_tokens"].sum())
+        return nll, n, {"nll": nll.item() / max(n, 1.0)}
+
+    @torch.no_grad()
+    def evaluate(self, model, loader) -> dict:
+        total, count = 0.0, 0.0
+        for batch in loader:
+            nll, n, _ = self.forward_loss(model, batch)
+            total += nll.item()
+            count += n
+        loss = total / max(count, 1.0)
+        return {"loss": loss, "ppl": math.exp(min(loss, 50.0))}
+
+
+def _build(args: dict):
+    from s2s.models.lm import build_lm
+
+    return build_lm(args["lm"], args.get("lm_conf"), args["vocab_size"])
+
+
+def _as_list(v) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, (list, tuple)):
+        return [str(x) for x in v]
+    return [str(v)]
