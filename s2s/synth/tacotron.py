@@ -1,0 +1,100 @@
+"""The ``tacotron2`` synthesis backend: a Tacotron 2 checkpoint trained by s2s + Griffin-Lim.
+
+It offers the interface of the Debian engines (``speakers()``, ``synthesize(texts,
+speaker, sample_rate)``) so augmentation can use it the same way. Speaker ids are
+``tacotron2_<training speaker>`` (the names of the training utt2spk, which hold no
+spaces). Text is normalised like the engines' (numbers spelled out, punctuation and
+non-ASCII removed) so any input string can be spoken; nothing in it raises.
+
+``get_synthesizer(backend, model=None)`` returns this backend for ``tacotron2`` (a
+checkpoint is then required) and the Debian engines otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from s2s.errors import S2SError
+
+BACKEND = "tacotron2"
+
+
+class TacotronSynthesizer:
+    """Speech from an s2s Tacotron 2 checkpoint (``exp/<tag>/model.pt`` or any checkpoints/*.pt)."""
+
+    backend = BACKEND
+
+    def __init__(self, checkpoint, device: str = "cpu", griffin_lim_iters: int = 32, max_decoder_steps: int = 0,
+                 seed: int = 0):
+        from s2s.synth.griffinlim import GriffinLim
+        from s2s.train.checkpoint import load_model
+
+        self.checkpoint = Path(checkpoint)
+        model, meta = load_model(checkpoint, device)
+        if meta.get("task") != "tts":
+            raise S2SError(f"{checkpoint}: a {meta.get('task')!r} model, not a Tacotron 2 (task tts) checkpoint")
+        self.model, self.meta = model, meta
+        self.device = torch.device(device)
+        self.vocoder = GriffinLim(meta["frontend_conf"], n_iter=griffin_lim_iters)
+        self.model_sample_rate = self.vocoder.sample_rate
+        self.frame_shift = self.vocoder.hop / self.model_sample_rate
+        self.max_decoder_steps = max_decoder_steps
+        self.seed = seed
+
+    def speakers(self) -> list[str]:
+        """Speaker ids, one per training speaker, sorted."""
+        return sorted(f"{BACKEND}_{s}" for s in self.meta["speakers"])
+
+    def speaker(self, speaker_id: str) -> int:
+        """The model's index of ``speaker_id``; S2SError naming the valid ids otherwise."""
+        prefix = f"{BACKEND}_"
+        name = speaker_id[len(prefix):] if speaker_id.startswith(prefix) else None
+        if name not in self.meta["speakers"]:
+            raise S2SError(f"speaker {speaker_id!r}: not a speaker of {self.checkpoint}; "
+                           f"its speakers are {' '.join(self.speakers())}")
+        return self.meta["speakers"].index(name)
+
+    def mel(self, text: str, speaker: str) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """Log-mel (T, n_mels), attention (steps, N) and whether the stop token fired."""
+        from s2s.models.tacotron2 import text_to_ids
+
+        # Cap the loop in case the stop token never fires: 20 s, or 25 frames a character.
+        ids = torch.tensor(text_to_ids(text), dtype=torch.long, device=self.device)
+        steps = self.max_decoder_steps or max(int(20.0 / self.frame_shift / self.model.r),
+                                              25 * len(ids) // self.model.r)
+        return self.model.infer(ids, self.speaker(speaker), max_steps=steps)
+
+    def synthesize(self, texts: list[str], speaker: str, sample_rate: int = 16000) -> list[np.ndarray]:
+        """Speak each text; float32 mono arrays at ``sample_rate``. An empty text gives an empty array."""
+        from s2s.synth.engines import resample
+        from s2s.synth.text import normalize_text
+
+        self.speaker(speaker)  # fail before any work on a bad id
+        torch.manual_seed(self.seed)  # prenet dropout is on at inference: fix it for reproducible audio
+        out = []
+        for text in texts:
+            if not normalize_text(text).text:
+                out.append(np.zeros(0, dtype=np.float32))
+                continue
+            mel, _, _ = self.mel(text, speaker)
+            out.append(self.vocoder(mel.cpu()))
+        nonempty = [i for i, w in enumerate(out) if len(w)]
+        for i, wav in zip(nonempty, resample([out[i] for i in nonempty], self.model_sample_rate, sample_rate)):
+            out[i] = wav
+        return out
+
+
+def get_synthesizer(backend: str, model: str | None = None, device: str = "cpu"):
+    """A synthesizer by backend name: ``tacotron2`` needs ``model`` (a checkpoint path);
+    flite, espeak-ng and festival come from s2s.synth.engines."""
+    if backend == BACKEND:
+        if not model:
+            raise S2SError("backend tacotron2 needs a trained model: pass --model exp/<tts tag>/model.pt "
+                           "(train one with egs/ljspeech/run.sh)")
+        return TacotronSynthesizer(model, device=device)
+    from s2s.synth.engines import get_synthesizer as get_engine
+
+    return get_engine(backend)

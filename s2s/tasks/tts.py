@@ -1,0 +1,252 @@
+"""Text to speech with Tacotron 2: transcripts -> log-mel frames (masked L2 + stop-token loss).
+
+Data: Kaldi data dirs (text, utt2spk, wav.scp and/or feats.scp). Targets are ``logmel``
+features, dumped by utils/make_feats.sh (DATA/frontend.yaml says how) or computed on the
+fly from ``frontend_conf``; the Griffin-Lim vocoder inverts the same front end. Speakers
+come from the training utt2spk; with more than one the model gets a speaker embedding.
+
+Validation reports ``loss``, ``mel_loss`` (L2 of the postnet output per frame and bin),
+``stop_loss`` and ``diagonal`` (s2s.models.tacotron2.diagonal_score averaged over the
+validation set); with ``plot_dir`` set, each validation writes the first utterance's
+attention as ``PLOT_DIR/alignment_<n>.png``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from s2s.data.datadir import DataDir
+from s2s.errors import S2SError
+from s2s.models.tacotron2 import Tacotron2, diagonal_score, lengths_to_mask, text_to_ids
+from s2s.tasks import TASKS
+from s2s.tasks.asr import FeatureSource, _as_list, frontend_conf_for
+from s2s.tasks.base import Task
+
+log = logging.getLogger("s2s.tts")
+
+
+class TtsDataset:
+    """Utterances: symbol ids, speaker index, log-mel targets; ``lengths`` are mel frames."""
+
+    def __init__(self, data_dirs: list[str], features: FeatureSource, speakers: dict[str, int],
+                 max_frames: int = 0):
+        import kaldiio
+
+        self.features = features
+        self.ids, self.symbols, self.speakers, self.lengths, self._src = [], [], [], [], []
+        skipped_long = skipped_empty = 0
+        for d in data_dirs:
+            dd = DataDir(d)
+            text, utt2spk = dd.text(), dd.utt2spk()
+            if dd.has("feats.scp"):
+                loader = kaldiio.load_scp(str(dd.file("feats.scp")))
+                n_frames = dd.table("utt2num_frames", required=False)
+                src = {u: ("scp", loader, u) for u in loader.keys()}
+            else:
+                if dd.segments() is not None:
+                    raise S2SError(f"{d}: TTS training reads whole recordings; this data dir has segments. "
+                                   f"Dump features first with utils/make_feats.sh")
+                n_frames, src = {}, {u: ("wav", spec) for u, spec in dd.wav_scp().items()}
+            for lineno, (u, words) in enumerate(text.items(), 1):
+                if u not in src:
+                    raise S2SError(f"{dd.file('text')}:{lineno}: utterance {u!r} has no features/audio; "
+                                   f"run utils/fix_data_dir.sh {d}")
+                ids = text_to_ids(words)
+                if len(ids) <= 1:  # nothing speakable left after normalisation
+                    skipped_empty += 1
+                    continue
+                n = int(n_frames[u]) if u in n_frames else self._load(src[u]).shape[0]
+                if max_frames and n > max_frames:
+                    skipped_long += 1
+                    continue
+                self.ids.append(u)
+                self.symbols.append(ids)
+                self.speakers.append(speakers.get(utt2spk.get(u, ""), 0))
+                self.lengths.append(n)
+                self._src.append(src[u])
+        if skipped_long:
+            log.warning("skipped %d utterances longer than max_frames=%d", skipped_long, max_frames)
+        if skipped_empty:
+            log.warning("skipped %d utterances with no speakable characters after normalisation", skipped_empty)
+        if not self.ids:
+            raise S2SError(f"{', '.join(data_dirs)}: no utterances to use")
+
+    def _load(self, src) -> torch.Tensor:
+        if src[0] == "scp":
+            return torch.from_numpy(np.asarray(src[1][src[2]], dtype=np.float32))
+        from s2s.data.audio import load_audio
+
+        conf = self.features.frontend.conf
+        wav, sr = load_audio(src[1], target_sr=conf.get("sample_rate"), resample=conf.get("resample", False),
+                             context=src[1])
+        return self.features.from_audio(wav, sr)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"id": self.ids[i], "symbols": torch.tensor(self.symbols[i], dtype=torch.long),
+                "speaker": self.speakers[i], "mel": self._load(self._src[i])}
+
+
+def make_collate(reduction: int):
+    def collate(items: list[dict]) -> dict:
+        sym_lens = torch.tensor([len(it["symbols"]) for it in items], dtype=torch.long)
+        mel_lens = torch.tensor([it["mel"].shape[0] for it in items], dtype=torch.long)
+        t = int(mel_lens.max())
+        t = -(-t // reduction) * reduction  # whole decoder steps
+        mels = torch.zeros(len(items), t, items[0]["mel"].shape[1])
+        for b, it in enumerate(items):
+            mels[b, : it["mel"].shape[0]] = it["mel"]
+        return {"ids": [it["id"] for it in items],
+                "symbols": torch.nn.utils.rnn.pad_sequence([it["symbols"] for it in items], batch_first=True),
+                "symbol_lengths": sym_lens, "mels": mels, "mel_lengths": mel_lens,
+                "speakers": torch.tensor([it["speaker"] for it in items], dtype=torch.long)}
+    return collate
+
+
+@TASKS.register("tts")
+class TtsTask(Task):
+    name = "tts"
+    defaults = {
+        "frontend_conf": None,   # logmel settings, used when the data dir has no feats.scp
+        "model_conf": {},        # Tacotron2 constructor arguments (n_mels and n_speakers are filled in)
+        "stop_weight": 1.0,      # weight of the stop-token loss against the mel loss
+        "stop_pos_weight": 5.0,  # the one "stop" frame per utterance is outnumbered; weigh it up
+        "guided_attn_weight": 0.0,  # guided attention loss (Tachibana et al., 2017); 0: off
+        "guided_attn_sigma": 0.2,   # its width, as a fraction of the text/decoder lengths
+        "max_frames": 0,         # drop longer training utterances (0: keep all)
+        "plot_dir": None,        # alignment PNGs written here at every validation
+    }
+
+    def __init__(self, conf: dict):
+        super().__init__(conf)
+        train_dirs = _as_list(conf.get("train_data"))
+        first = train_dirs[0] if train_dirs else None
+        self.frontend_conf = frontend_conf_for(first, conf.get("frontend_conf")) if first else conf.get("frontend_conf")
+        if self.frontend_conf is None:
+            raise S2SError("tts: no features; dump logmel features (utils/make_feats.sh) into the training data "
+                           "dir or set frontend_conf: {type: logmel, ...}")
+        if self.frontend_conf.get("type") != "logmel":
+            raise S2SError(f"tts: targets must be logmel features (the vocoder inverts them), got "
+                           f"type {self.frontend_conf.get('type')!r}; recompute with a logmel frontend config")
+        self.features = FeatureSource(self.frontend_conf)
+        names = set()
+        for d in train_dirs:
+            names.update(DataDir(d).utt2spk().values())
+        self.speaker_names = sorted(names) or ["default"]
+        self.speaker_index = {s: i for i, s in enumerate(self.speaker_names)}
+        self._evals = 0
+
+    # -- data
+    def dataset(self, split: str):
+        dirs = _as_list(self.conf.get("train_data" if split == "train" else "valid_data"))
+        if not dirs:
+            return None
+        return TtsDataset(dirs, self.features, self.speaker_index,
+                          self.conf.get("max_frames", 0) if split == "train" else 0)
+
+    def collate(self, items):
+        return make_collate(self.model_args()["reduction"])(items)
+
+    # -- model
+    def model_args(self) -> dict:
+        args = {"reduction": 2, **dict(self.conf.get("model_conf") or {})}
+        args["n_mels"] = int(self.frontend_conf["num_mel_bins"])
+        args["n_speakers"] = len(self.speaker_names)
+        return args
+
+    def build_model(self):
+        return _build(self.model_args())
+
+    def meta(self) -> dict:
+        return {"task": "tts", "model_args": self.model_args(), "frontend_conf": self.frontend_conf,
+                "speakers": self.speaker_names}
+
+    @classmethod
+    def model_from_meta(cls, meta: dict):
+        return _build(meta["model_args"])
+
+    # -- loss
+    def _losses(self, model, batch):
+        before, after, stop, align = model(batch["symbols"], batch["symbol_lengths"], batch["mels"],
+                                           batch["mel_lengths"], batch["speakers"])
+        mels, lens = batch["mels"], batch["mel_lengths"]
+        mask = lengths_to_mask(lens, mels.shape[1])
+        m = mask[..., None].float()
+        # L2 in fp32 over valid frames, per mel bin, before and after the postnet.
+        mel_sum = (((before.float() - mels) ** 2 + (after.float() - mels) ** 2) * m).sum() / mels.shape[-1]
+        target = (torch.arange(mels.shape[1], device=lens.device)[None, :] >= (lens[:, None] - 1)).float()
+        pos_weight = torch.tensor(self.conf.get("stop_pos_weight", 1.0), device=stop.device)
+        # Over padded frames too (they all say "stop", as in NVIDIA's Tacotron 2): an utterance
+        # alone has a single positive frame, too few to learn when to stop.
+        stop_sum = F.binary_cross_entropy_with_logits(stop.float(), target, reduction="sum",
+                                                      pos_weight=pos_weight)
+        frames = float(lens.sum())
+        return mel_sum, stop_sum, frames, align
+
+    def _guided_attention(self, align, batch) -> torch.Tensor:
+        """Attention mass far from the diagonal, summed (Tachibana et al., 2017, eq. 5):
+        sum_{t,n} A[t,n] (1 - exp(-(n/N - t/T)^2 / (2 g^2))) over each utterance's valid area,
+        times r so that, like the other sums, it counts per output frame."""
+        r = self.model_args()["reduction"]
+        steps = (batch["mel_lengths"] + r - 1) // r
+        n_len = batch["symbol_lengths"]
+        t = torch.arange(align.shape[1], device=align.device)[None, :, None] / steps[:, None, None].float()
+        n = torch.arange(align.shape[2], device=align.device)[None, None, :] / n_len[:, None, None].float()
+        g = self.conf.get("guided_attn_sigma", 0.2)
+        w = 1.0 - torch.exp(-((n - t) ** 2) / (2 * g * g))
+        valid = lengths_to_mask(steps, align.shape[1])[:, :, None] & lengths_to_mask(n_len, align.shape[2])[:, None, :]
+        return (align.float() * w * valid).sum() * r
+
+    def forward_loss(self, model, batch):
+        mel_sum, stop_sum, frames, align = self._losses(model, batch)
+        loss = mel_sum + self.conf.get("stop_weight", 1.0) * stop_sum
+        stats = {"mel": mel_sum.item() / frames, "stop": stop_sum.item() / frames}
+        if self.conf.get("guided_attn_weight", 0.0) > 0:
+            ga = self._guided_attention(align, batch)
+            loss = loss + self.conf["guided_attn_weight"] * ga
+            stats["guided_attn"] = ga.item() / frames
+        return loss, frames, stats
+
+    @torch.no_grad()
+    def evaluate(self, model, loader) -> dict:
+        mel_t = stop_t = frames_t = diag_t = 0.0
+        n_utts = 0
+        first = None
+        r = self.model_args()["reduction"]
+        for batch in loader:
+            mel_sum, stop_sum, frames, align = self._losses(model, batch)
+            mel_t += mel_sum.item()
+            stop_t += stop_sum.item()
+            frames_t += frames
+            for b in range(align.shape[0]):
+                steps = -(-int(batch["mel_lengths"][b]) // r)
+                n = int(batch["symbol_lengths"][b])
+                diag_t += diagonal_score(align[b].cpu(), n, steps)
+                n_utts += 1
+                if first is None:
+                    first = (batch["ids"][b], align[b, :steps, :n].float().cpu())
+        self._evals += 1
+        if first is not None and self.conf.get("plot_dir"):
+            from s2s.score.plots import plot_alignment
+
+            path = Path(self.conf["plot_dir"]) / f"alignment_{self._evals:04d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            plot_alignment(first[1].T, path, title=f"{first[0]} (validation {self._evals})")
+        frames_t = max(frames_t, 1.0)
+        w = self.conf.get("stop_weight", 1.0)
+        return {"loss": (mel_t + w * stop_t) / frames_t, "mel_loss": mel_t / frames_t / 2,
+                "stop_loss": stop_t / frames_t, "diagonal": diag_t / max(n_utts, 1)}
+
+
+def _build(args: dict) -> Tacotron2:
+    from s2s.registry import check_kwargs
+
+    check_kwargs(Tacotron2, args, "config key 'model_conf' (tts)")
+    return Tacotron2(**args)

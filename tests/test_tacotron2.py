@@ -1,0 +1,199 @@
+"""Tacotron 2 (task tts): shapes and padding, symbols, the diagonal score, training on a tiny
+espeak-ng corpus until the attention is diagonal, synthesis through the tacotron2 backend,
+mixed precision, and the errors for bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from s2s.errors import S2SError
+from s2s.models.tacotron2 import SYMBOLS, Tacotron2, diagonal_score, text_to_ids
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SENTENCES = ["the cat sat on the mat", "a dog ran in the park", "she sells sea shells", "we like green tea",
+             "open the red door", "turn on the light", "it is a sunny day", "birds fly over the hill",
+             "the sun is hot", "put the book down", "call me back soon", "my bike is blue",
+             "read a good story", "the fish can swim", "close the window now", "he has a big hat"]
+
+FRONTEND = {"type": "logmel", "sample_rate": 16000, "num_mel_bins": 24, "window_size": 0.04,
+            "window_stride": 0.016, "n_fft": 1024, "preemphasis": 0.0, "log_guard": 1e-5}
+SMALL = {"reduction": 3, "embed_dim": 64, "encoder_channels": 64, "encoder_lstm_dim": 64, "speaker_dim": 16,
+         "attention_rnn_dim": 128, "attention_dim": 64, "location_filters": 8, "location_kernel": 15,
+         "prenet_dims": [64, 64], "decoder_rnn_dim": 128, "postnet_channels": 64, "postnet_layers": 3,
+         "dropout": 0.1}
+
+
+def make_corpus(root: Path, voices=("en-us",)) -> Path:
+    """One data dir of espeak-ng speech (16 kHz): each sentence once, voices taken in turn."""
+    wav_dir, d = root / "wav", root / "data" / "train"
+    wav_dir.mkdir(parents=True, exist_ok=True)
+    d.mkdir(parents=True, exist_ok=True)
+    rows = {}
+    for i, text in enumerate(SENTENCES):
+        voice = voices[i % len(voices)]
+        spk = "espeak" + voice.replace("-", "").replace("+", "")
+        utt = f"{spk}-{i:03d}"
+        raw, wav = wav_dir / f"{utt}.raw.wav", wav_dir / f"{utt}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "170", "-w", str(raw), text], check=True)
+        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(wav)], check=True)
+        raw.unlink()
+        rows[utt] = (str(wav), text, spk)
+    for name, col in (("wav.scp", 0), ("text", 1), ("utt2spk", 2)):
+        with open(d / name, "w") as f:
+            for utt in sorted(rows):
+                f.write(f"{utt} {rows[utt][col]}\n")
+    spk2utt: dict[str, list[str]] = {}
+    for utt in sorted(rows):
+        spk2utt.setdefault(rows[utt][2], []).append(utt)
+    with open(d / "spk2utt", "w") as f:
+        for spk in sorted(spk2utt):
+            f.write(f"{spk} {' '.join(spk2utt[spk])}\n")
+    return d
+
+
+def train(root: Path, data: Path, *over: str, check: bool = True) -> subprocess.CompletedProcess:
+    conf = {"task": "tts", "train_data": str(data), "valid_data": str(data), "frontend_conf": FRONTEND,
+            "model_conf": SMALL, "optim": "adam", "optim_conf": {"lr": 0.003}, "batch_frames": 700,
+            "max_epochs": 60, "valid_every_epochs": 5, "grad_clip": 1.0, "guided_attn_weight": 10.0,
+            "plot_dir": str(root / "exp/plots"), "log_every_steps": 30, "keep_checkpoints": 1}
+    cfg = root / "tts.yaml"
+    cfg.write_text(yaml.safe_dump(conf))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", S2S_NO_PROGRESS="1")
+    proc = subprocess.run([sys.executable, "-m", "s2s.bin.train", "--config", str(cfg), "--exp-dir",
+                           str(root / "exp"), *over], cwd=root, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"training failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def validations(log: str) -> list[dict[str, float]]:
+    out = []
+    for line in log.splitlines():
+        if "validation:" in line:
+            fields = line.split("validation:")[1].split()
+            out.append({k: float(v) for k, v in zip(fields[::2], fields[1::2])})
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tts")
+    data = make_corpus(root)
+    train(root, data)
+    return root, data
+
+
+# ------------------------------------------------------------------ model and symbols
+
+def test_forward_shapes_and_padding_do_not_change_an_utterance():
+    torch.manual_seed(0)
+    model = Tacotron2(n_mels=20, n_speakers=2, **{**SMALL, "dropout": 0.0}).eval()
+    model.prenet.dropout = 0.0  # prenet dropout is always on by design; off to compare outputs
+    ids = torch.tensor([[5, 6, 7, 8, 1], [9, 10, 1, 0, 0]])
+    id_lens = torch.tensor([5, 3])
+    mels = torch.randn(2, 12, 20)
+    with torch.no_grad():
+        before, after, stop, align = model(ids, id_lens, mels, torch.tensor([12, 9]), torch.tensor([0, 1]))
+        alone = model(ids[1:, :3], id_lens[1:], mels[1:], torch.tensor([9]), torch.tensor([1]))
+    assert before.shape == after.shape == (2, 12, 20)
+    assert stop.shape == (2, 12) and align.shape == (2, 4, 5)
+    assert torch.allclose(align.sum(-1), torch.ones(2, 4), atol=1e-5)
+    assert float(align[1, :, 3:].abs().max()) == 0.0  # no attention on padding
+    assert torch.allclose(alone[1], after[1:], atol=1e-5)
+
+
+def test_text_outside_the_symbol_set_is_normalised_not_an_error():
+    ids = text_to_ids("Call me at 7:30, OK? Ünïcode 東京 & co.")
+    text = "".join(SYMBOLS[i] for i in ids[:-1])
+    assert text == "call me at seven thirty ok unicode and co"
+    assert ids[-1] == SYMBOLS.index("~")
+    assert text_to_ids("?!") == [SYMBOLS.index("~")]
+
+
+def test_diagonal_score_separates_diagonal_from_uniform_attention():
+    steps, n = 30, 12
+    diag = torch.zeros(steps, n)
+    diag[torch.arange(steps), (torch.arange(steps) * n) // steps] = 1.0
+    uniform = torch.full((steps, n), 1.0 / n)
+    assert diagonal_score(diag, n, steps) > 0.95
+    assert diagonal_score(uniform, n, steps) < 0.3
+
+
+# ------------------------------------------------------------------ training and synthesis
+
+def test_training_makes_attention_diagonal_and_lowers_mel_loss(trained):
+    root, _ = trained
+    vals = validations((root / "exp/train.log").read_text())
+    assert len(vals) == 12
+    first, last = vals[0], vals[-1]
+    assert last["diagonal"] > 0.7, vals
+    assert last["diagonal"] > first["diagonal"] + 0.3, vals
+    assert last["mel_loss"] < 0.6 * first["mel_loss"], vals
+    plots = sorted((root / "exp/plots").glob("alignment_*.png"))
+    assert len(plots) == 12 and plots[-1].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_synthesized_audio_has_the_requested_rate_and_mel_length(trained):
+    from s2s.synth.tacotron import TacotronSynthesizer
+
+    root, _ = trained
+    synth = TacotronSynthesizer(root / "exp/checkpoints/last.pt", griffin_lim_iters=8)
+    assert synth.speakers() == ["tacotron2_espeakenus"]
+    spk = synth.speakers()[0]
+    torch.manual_seed(0)
+    mel, align, stopped = synth.mel("the cat sat on the mat", spk)
+    assert stopped, "decoding ran to the step limit"
+    assert mel.shape[1] == FRONTEND["num_mel_bins"]
+    # about as long as espeak-ng says it (1.5 s), within a factor of two
+    assert 0.7 < mel.shape[0] * FRONTEND["window_stride"] < 3.0
+    wavs = synth.synthesize(["the cat sat on the mat", "Call me at 7:30!", "?!"], spk, sample_rate=8000)
+    assert all(w.dtype == np.float32 for w in wavs)
+    assert len(wavs[2]) == 0
+    for w in wavs[:2]:
+        assert 0.5 * 8000 < len(w) < 20 * 8000
+        assert 0 < np.abs(w).max() <= 1.0
+    # same seed, same audio
+    again = synth.synthesize(["the cat sat on the mat"], spk, sample_rate=8000)
+    assert np.array_equal(again[0], wavs[0])
+
+
+def test_bf16_training_runs_and_stays_finite(tmp_path):
+    data = make_corpus(tmp_path)
+    train(tmp_path, data, "--precision", "bf16", "--max_steps", "3", "--max_epochs", "1", "--batch_frames", "400")
+    ck = torch.load(tmp_path / "exp/checkpoints/last.pt", weights_only=False)
+    assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
+    assert all(v.dtype != torch.bfloat16 for v in ck["model"].values())
+
+
+# ------------------------------------------------------------------ bad input
+
+def test_tacotron2_backend_without_a_model_says_how_to_get_one():
+    from s2s.synth.tacotron import get_synthesizer
+
+    with pytest.raises(S2SError, match="--model"):
+        get_synthesizer("tacotron2")
+
+
+def test_unknown_speaker_lists_the_model_speakers(trained):
+    from s2s.synth.tacotron import TacotronSynthesizer
+
+    root, _ = trained
+    synth = TacotronSynthesizer(root / "exp/checkpoints/last.pt")
+    with pytest.raises(S2SError, match="tacotron2_espeakenus"):
+        synth.synthesize(["hello"], "tacotron2_nobody")
+
+
+def test_non_logmel_features_are_refused_with_the_fix(tmp_path):
+    data = make_corpus(tmp_path)
+    proc = train(tmp_path, data, "--frontend_conf.type", "fbank", check=False)
+    assert proc.returncode == 1
+    assert "logmel" in proc.stderr and "error:" in proc.stderr
