@@ -59,17 +59,21 @@ def run(args) -> str | None:
     from s2s.data.datadir import DataDir, read_table, write_table
     from s2s.io import atomic_open
     from s2s.score import classification
-    from s2s.tasks.classify import dataset_from_meta
-    from s2s.train.checkpoint import load_model
+    from s2s.tasks.classify import ClassifyTask, dataset_from_meta
+    from s2s.train.checkpoint import load_checkpoint
 
     if args.results and not args.tag:
         raise S2SError("--results needs --tag NAME (the experiment's name in the table)")
     if args.batch_size < 1:
         raise S2SError(f"--batch-size must be >= 1, got {args.batch_size}")
-    model, meta = load_model(args.model, args.device)
+    ckpt = load_checkpoint(args.model)
+    meta = ckpt.get("meta") or {}
     if meta.get("task") != "classify":
         raise S2SError(f"{args.model}: a {meta.get('task')!r} model, not a classifier; "
                        f"use python -m s2s.bin.decode for ASR models")
+    model = ClassifyTask.model_from_meta(meta)
+    model.load_state_dict(ckpt["model"])
+    model.to(args.device).eval()
     has_ref = DataDir(args.data).has("text")
     dataset = dataset_from_meta(meta, args.data, need_labels=has_ref)
     ids, posts = classify(model, dataset, args.batch_size, args.device)

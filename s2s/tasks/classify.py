@@ -197,7 +197,7 @@ class ClassifyDataset:
         """Normalised, fixed-length (num_frames, dim) features of item ``i`` (augmented if configured)."""
         src = self._src[i]
         if src[0] == "scp":
-            feats = torch.from_numpy(np.asarray(src[1][src[2]], dtype=np.float32))
+            feats = torch.from_numpy(np.array(src[1][src[2]], dtype=np.float32))
         else:
             wav = self._waveform(i)
             if self.wave_augment is not None:
