@@ -31,6 +31,7 @@ setup(
         "pyyaml",
         "jiwer>=3.0",
         "soundfile",
+        "soxr",
         "tqdm",
         "tensorboard",
         "matplotlib",

@@ -1,5 +1,5 @@
 # Environment of the recipe: the project's venv, utils/ and KenLM on PATH, C sorting.
-S2S_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+S2S_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 if [ -f "$S2S_ROOT/.venv/bin/activate" ]; then
   # shellcheck disable=SC1091
   . "$S2S_ROOT/.venv/bin/activate"

@@ -80,7 +80,7 @@ class Utterances:
 
     def __call__(self, utt: str) -> torch.Tensor:
         if self.scp is not None:
-            feats = torch.from_numpy(np.asarray(self.scp[utt], dtype=np.float32))
+            feats = torch.from_numpy(np.array(self.scp[utt], dtype=np.float32))
         else:
             from s2s.data.audio import load_audio
 

@@ -171,7 +171,7 @@ class AsrDataset:
 
     def _load(self, src) -> torch.Tensor:
         if src[0] == "scp":
-            return torch.from_numpy(np.asarray(src[1][src[2]], dtype=np.float32))
+            return torch.from_numpy(np.array(src[1][src[2]], dtype=np.float32))
         from s2s.data.audio import load_audio
 
         conf = self.features.frontend.conf
