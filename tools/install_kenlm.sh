@@ -15,14 +15,18 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 die() { echo "tools/install_kenlm.sh: error: $*" >&2; exit 1; }
 
-# Idempotence: the binaries must exist *and* run (a half-copied or foreign-arch binary does not).
-if [ -x "$bin/lmplz" ] && [ -x "$bin/build_binary" ] \
-   && "$bin/lmplz" --help >/dev/null 2>&1 && "$bin/build_binary" --help >/dev/null 2>&1; then
-  exit 0
-fi
-# build_binary --help exits non-zero on some versions; accept "Usage" in its output instead.
-if [ -x "$bin/lmplz" ] && [ -x "$bin/build_binary" ] \
-   && "$bin/lmplz" --help >/dev/null 2>&1 && "$bin/build_binary" 2>&1 | grep -q "Usage"; then
+# Idempotence: the binaries must exist *and* work (a half-copied or foreign-arch binary does
+# not). Both print their usage with exit status 1, so estimate a real 2-gram instead.
+works() {
+  [ -x "$bin/lmplz" ] && [ -x "$bin/build_binary" ] || return 1
+  local arpa
+  arpa=$(echo "a b a" | "$bin/lmplz" -o 2 --discount_fallback -S 100M 2>/dev/null) || return 1
+  case $arpa in *'\end\'*) ;; *) return 1 ;; esac
+  local usage
+  usage=$("$bin/build_binary" 2>&1 || true)
+  case $usage in *Usage*) ;; *) return 1 ;; esac
+}
+if works; then
   exit 0
 fi
 
@@ -65,6 +69,6 @@ for b in lmplz build_binary; do
   [ -n "$f" ] || die "build finished but $b was not produced; see $log"
   cp "$f" "$bin/$b.tmp" && mv "$bin/$b.tmp" "$bin/$b"
 done
-"$bin/lmplz" --help >/dev/null 2>&1 || die "$bin/lmplz was built but does not run; see $log"
+works || die "$bin/lmplz or build_binary was built but does not run; see $log"
 rm -rf "$src" "$build"
 echo "tools/install_kenlm.sh: built lmplz and build_binary (max order $max_order) in $bin in $(( $(date +%s) - start )) s"
