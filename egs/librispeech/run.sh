@@ -8,7 +8,7 @@
 #   2  speed perturbation of data/train: data/train_sp (0.9, 1.0, 1.1)
 #   3  features for every set through $train_cmd (--nj), global CMVN of the training set
 #   4  synthetic speech: synthesize LM-corpus sentences, mix natural:synthetic at --syn-ratio
-#      into data/train_aug (skipped with --syn-ratio 0)
+#      (default 50:50, as in the Jasper paper) into data/train_aug (skipped with --syn-ratio 0)
 #   5  tokens (characters, or SentencePiece with --nbpe N) and LMs: the n-gram (OpenSLR 4-gram
 #      or one built with KenLM, --ngram) and the neural LM (--use-nnlm)
 #   6  train the acoustic model with torchrun: --ngpu per node, --num-nodes through $cuda_cmd
@@ -32,7 +32,7 @@ parts="dev-clean dev-other test-clean test-other train-clean-100 train-clean-360
 lm_files="librispeech-lm-norm.txt.gz librispeech-vocab.txt librispeech-lexicon.txt 4-gram.arpa.gz"
 speed_perturb=true    # 3-way speed perturbation of the training set
 feats_config=conf/logmel64.yaml  # front end (Jasper, QuartzNet: 64 log-mel)
-syn_ratio=0           # synthetic share of the training mix (Jasper paper: 0.5); 0 skips stage 4
+syn_ratio=50:50       # natural:synthetic utterances in the training mix (Jasper paper: 50:50); 0 skips stage 4
 syn_backend=espeak-ng # synthesizer for stage 4 (espeak-ng, flite, festival)
 syn_speakers=16       # synthetic voices
 nbpe=0                # 0: character tokens; N: SentencePiece BPE with N pieces
@@ -51,7 +51,7 @@ beam=64               # beam width
 alphas="0.5 1.0 1.5 2.0"  # LM weights tried on dev
 betas="0.0 1.0 2.0"   # word insertion bonuses tried on dev
 nbest=10              # hypotheses kept for rescoring
-nnlm_weight=0.5       # neural LM weight in rescoring
+nnlm_weights=0:1.5:0.1  # neural LM weights tried on dev in rescoring
 tag=""                # experiment name (default: the train config's name)
 force=false           # re-run selected stages even when up to date
 
@@ -113,20 +113,16 @@ stage 3 features features --args "$nj $train_set $dsets" --in "$feats_config dat
   --out "$(for s in $train_set $dsets; do echo -n "data/$s/feats.scp "; done)data/$train_set/cmvn.ark"
 
 synthetic() {
+  # As many synthetic utterances as the natural:synthetic ratio needs, from LM-corpus sentences.
   local n_syn
-  n_syn=$(python local/mix_synthetic.py --count data/$train_set --syn-ratio $syn_ratio) &&
-    python local/sample_lm_text.py --lm-text $download_dir/lm/librispeech-lm-norm.txt.gz --num $n_syn \
-      --exclude $(for s in $dsets; do echo -n "data/$s/text "; done) --out data/syn_text/text || return 1
-  rm -rf data/train_syn
-  $train_cmd JOB=1:$nj exp/log/synthesize.JOB.log \
-    python -m s2s.bin.synthesize --backend $syn_backend --text data/syn_text/text --out-dir data/train_syn \
-      --num-speakers $syn_speakers --nj $nj --job JOB || return 1
-  if [ $nj -gt 1 ]; then utils/combine_data.sh data/train_syn data/train_syn/split$nj/* || return 1; fi
-  utils/make_feats.sh --cmd "$train_cmd" --nj $nj --conf $feats_config data/train_syn exp/make_feats/train_syn \
-    fbank/train_syn &&
-    python local/mix_synthetic.py --natural data/$train_set --synthetic data/train_syn --syn-ratio $syn_ratio \
-      --out data/train_aug &&
-    utils/compute_cmvn_stats.sh data/train_aug
+  n_syn=$(awk -v n="$(wc -l < data/$train_set/utt2spk)" -v r=$syn_ratio \
+    'BEGIN { split(r, a, ":"); printf "%d", n * a[2] / a[1] + 0.5 }')
+  # shellcheck disable=SC2046
+  python local/sample_lm_text.py --lm-text $download_dir/lm/librispeech-lm-norm.txt.gz --num $n_syn \
+      --exclude $(for s in $dsets; do echo data/$s/text; done) --out data/syn_text/text &&
+    utils/synthesize_data.sh --cmd "$train_cmd" --nj $nj --backend $syn_backend --num-speakers $syn_speakers \
+      --feats-conf $feats_config data/syn_text/text data/train_syn exp/synthesize fbank/train_syn &&
+    utils/mix_data.sh $syn_ratio data/$train_set data/train_syn data/train_aug
 }
 [ "$syn_ratio" != 0 ] && stage 4 synthetic synthetic --args "$syn_ratio $syn_backend $syn_speakers $nj" \
   --in "data/$train_set/feats.scp $feats_config" --out "data/train_aug/feats.scp data/train_aug/cmvn.ark"
@@ -186,9 +182,9 @@ stage 7 decode decode --args "$nj $use_ngram $alphas|$betas $beam $nbest $dsets"
 
 rescore() {
   # shellcheck disable=SC2086
-  local/rescore_nnlm.sh --lm-weight $nnlm_weight --exp $exp --lm exp/nnlm/model.pt $dsets
+  local/rescore_nnlm.sh --weights "$nnlm_weights" --exp $exp --lm exp/nnlm/model.pt --dev-sets "$dev_sets" $dsets
 }
-[ "$use_nnlm" = true ] && [ "$use_ngram" = true ] && stage 8 rescore rescore --args "$nnlm_weight $dsets" \
+[ "$use_nnlm" = true ] && [ "$use_ngram" = true ] && stage 8 rescore rescore --args "$nnlm_weights $dsets" \
   --in "exp/nnlm/model.pt $exp/decode_tune/best" --out "$(for s in $dsets; do echo -n "$exp/decode_$s/rescore/text "; done)"
 
 score() {

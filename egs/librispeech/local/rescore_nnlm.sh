@@ -1,25 +1,40 @@
 #!/usr/bin/env bash
-# Rescore the beam search n-best lists with the neural LM (stage 8).
+# Rescore the beam search n-best lists with the neural LM (stage 8), its weight tuned on dev.
 #
-#   local/rescore_nnlm.sh [--lm-weight 0.5] --exp exp/NAME --lm exp/nnlm/model.pt SET...
+#   local/rescore_nnlm.sh [--weights 0:1.5:0.1] --exp exp/NAME --lm exp/nnlm/model.pt --dev-sets "dev_clean ..." SET...
 #
-# For each SET: EXP/decode_<SET>/beam/nbest.jsonl -> EXP/decode_<SET>/rescore/text, through
-# python -m s2s.bin.rescore (the neural-LM rescoring entry point).
+# The LM weight (lambda) is searched on the dev sets' n-best lists together
+# (s2s.bin.rescore --tune, EXP/decode_rescore_tune/best_weights), then every SET's
+# EXP/decode_<SET>/beam/nbest.jsonl is rescored with it into EXP/decode_<SET>/rescore/text.
 set -euo pipefail
 
-lm_weight=0.5   # weight of the neural LM score added to the beam search score
+weights=0:1.5:0.1   # lambda grid (start:stop:step or a list)
 exp=
 lm=exp/nnlm/model.pt
+dev_sets=
 
 . utils/parse_options.sh
-[ $# -ge 1 ] && [ -n "$exp" ] || { echo "Usage: $0 [--lm-weight W] --exp EXP --lm LM SET..." >&2; exit 1; }
+[ $# -ge 1 ] && [ -n "$exp" ] && [ -n "$dev_sets" ] || {
+  echo "Usage: $0 [--weights GRID] --exp EXP --lm LM --dev-sets SETS SET..." >&2; exit 1; }
 python -c "import s2s.bin.rescore" 2>/dev/null || {
   echo "$0: python -m s2s.bin.rescore (neural LM rescoring) is missing in this checkout; run.sh --use-nnlm false skips stage 8" >&2
   exit 1; }
 [ -f "$lm" ] || { echo "$0: $lm not found; train the neural LM (run.sh stage 5 with --use-nnlm true)" >&2; exit 1; }
+for s in $dev_sets "$@"; do
+  [ -f "$exp/decode_$s/beam/nbest.jsonl" ] || {
+    echo "$0: $exp/decode_$s/beam/nbest.jsonl not found; run stage 7 with --use-ngram true" >&2; exit 1; }
+done
+
+tune=$exp/decode_rescore_tune
+mkdir -p "$tune"
+for s in $dev_sets; do cat data/$s/text; done | sort > "$tune/ref.txt"
+# shellcheck disable=SC2046
+python -m s2s.bin.rescore --nbest $(for s in $dev_sets; do echo "$exp/decode_$s/beam/nbest.jsonl"; done) \
+  --lm-model "$lm" --out "$tune" --tune --ref "$tune/ref.txt" --weights "$weights"
+lambda=$(awk '$1 == "lm_weight" { print $2 }' "$tune/best_weights")
+bonus=$(awk '$1 == "length_bonus" { print $2 }' "$tune/best_weights")
+echo "$0: lm_weight $lambda, length_bonus ${bonus:-0} (tuned on $dev_sets)"
 for s in "$@"; do
-  nbest=$exp/decode_$s/beam/nbest.jsonl
-  [ -f "$nbest" ] || { echo "$0: $nbest not found; run stage 7 with --use-ngram true" >&2; exit 1; }
-  python -m s2s.bin.rescore --nbest "$nbest" --lm "$lm" --lm-weight "$lm_weight" --out "$exp/decode_$s/rescore"
-  [ -f "$exp/decode_$s/rescore/text" ] || { echo "$0: s2s.bin.rescore wrote no $exp/decode_$s/rescore/text" >&2; exit 1; }
+  python -m s2s.bin.rescore --nbest "$exp/decode_$s/beam/nbest.jsonl" --lm-model "$lm" \
+    --lm-weight "$lambda" --length-bonus "${bonus:-0}" --out "$exp/decode_$s/rescore"
 done

@@ -37,9 +37,11 @@ rescored with the neural LM). The "Runs" table says what each experiment used.
 
 | model | source | decoding | test-clean | test-other |
 | --- | --- | --- | --- | --- |
-| Jasper DR 10x5 | Jasper paper (arXiv 1904.03288), Table 6 | greedy | 3.86 | 11.95 |
+| Jasper DR 10x5 | Jasper paper (arXiv 1904.03288) | greedy | 3.86 | 11.95 |
 | Jasper DR 10x5 | OpenSeq2Seq docs, speech-recognition models table | beam + 6-gram | 3.19 | 9.03 |
 | Wav2Letter+ large | OpenSeq2Seq docs, speech-recognition models table | greedy | 6.58 | 19.61 |
+
+## WER per set and decoding mode
 """
 
 RUNS_HEADER = ["tag", "config", "parameters", "GPUs x nodes", "precision", "train set", "training time"]
@@ -48,6 +50,10 @@ RUNS_HEADER = ["tag", "config", "parameters", "GPUs x nodes", "precision", "trai
 def hms(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"
+
+
+def params(n: int) -> str:
+    return f"{n / 1e6:.1f} M" if n >= 100_000 else f"{n / 1e3:.1f} k"
 
 
 def count_params(model_path: Path) -> int:
@@ -107,7 +113,7 @@ def write(args) -> None:
         with atomic_open(results) as f:
             f.write(text.rstrip("\n") + "\n\n## Runs\n\n")
     update_results(results, RUNS_HEADER, [
-        exp.name, info["config"], f"{info['parameters'] / 1e6:.1f} M", gpus, info["precision"],
+        exp.name, info["config"], params(info["parameters"]), gpus, info["precision"],
         f"{info['train_set']} ({info['train_utterances']} utts)", hms(secs) if secs is not None else "?",
     ], key_columns=1)
 
