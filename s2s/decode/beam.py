@@ -84,8 +84,7 @@ class CtcBeamDecoder:
                  beam_threshold: float = 25.0, token_beam: int | None = None, lm_weight: float = 0.5,
                  word_score: float = 0.0, unk_score: float = float("-inf"), nbest: int = 1,
                  blank: str = BLANK, space: str = SPACE):
-        from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder, LexiconDecoderOptions,
-                                                 LexiconFreeDecoder, LexiconFreeDecoderOptions, ZeroLM)
+        from flashlight.lib.text.decoder import ZeroLM
         from flashlight.lib.text.decoder.kenlm import KenLM
         from flashlight.lib.text.dictionary import Dictionary
 
@@ -99,8 +98,6 @@ class CtcBeamDecoder:
         # The word boundary: <space> for characters; SentencePiece has none, so the blank
         # stands in for "between words" (it never starts or continues a word).
         self.sil_id = self.tokens.index(space) if self.tokset.kind == "char" else self.blank_id
-        self.lm_weight = float(lm_weight)
-        self.word_score = float(word_score)
         self.unk_score = float(unk_score)
         self.nbest = int(nbest)
         self.lm_path = lm
@@ -109,33 +106,46 @@ class CtcBeamDecoder:
         token_dict = Dictionary(self.tokens)
 
         lm_kind = self._lm_kind() if lm is not None else None
+        self._search = dict(beam_size=int(beam), beam_size_token=token_beam, beam_threshold=float(beam_threshold))
         if lexicon is None and lm_kind != "word":
             # Lexicon-free: no LM, or a token-level LM queried after every new token.
             self.mode = "lexicon-free"
             self._fl_lm = ZeroLM() if lm is None else KenLM(str(lm), token_dict)
-            opts = LexiconFreeDecoderOptions(
-                beam_size=beam, beam_size_token=token_beam, beam_threshold=beam_threshold,
-                lm_weight=self.lm_weight * LN10, sil_score=0.0, log_add=False,
-                criterion_type=CriterionType.CTC)
-            self._decoder = LexiconFreeDecoder(opts, self._fl_lm, self.sil_id, self.blank_id, [])
             self.words = None
-            return
+        else:
+            self.mode = "lexicon"
+            spellings, self.output_words = self._lexicon_entries(lexicon)
+            self.words = list(spellings)
+            if "<unk>" not in spellings:
+                self.words.append("<unk>")
+            self.unk_word = self.words.index("<unk>")
+            self._fl_lm = ZeroLM() if lm is None else KenLM(str(lm), Dictionary(self.words))
+            self._trie = _build_trie(spellings, self.words, self.tokens, self.sil_id, self._fl_lm,
+                                     self.tokset.kind == "char")
+        self.set_weights(lm_weight, word_score, unk_score)
 
-        self.mode = "lexicon"
-        spellings, self.output_words = self._lexicon_entries(lexicon)
-        self.words = list(spellings)
-        if "<unk>" not in spellings:
-            self.words.append("<unk>")
-        word_dict = Dictionary(self.words)
-        self.unk_word = self.words.index("<unk>")
-        self._fl_lm = ZeroLM() if lm is None else KenLM(str(lm), word_dict)
-        trie = _build_trie(spellings, self.words, self.tokens, self.sil_id, self._fl_lm, self.tokset.kind == "char")
-        opts = LexiconDecoderOptions(
-            beam_size=beam, beam_size_token=token_beam, beam_threshold=beam_threshold,
-            lm_weight=self.lm_weight * LN10, word_score=self.word_score, unk_score=self.unk_score,
-            sil_score=0.0, log_add=False, criterion_type=CriterionType.CTC)
-        self._decoder = LexiconDecoder(opts, trie, self._fl_lm, self.sil_id, self.blank_id, self.unk_word, [], False)
-        self._trie = trie  # the decoder keeps a raw pointer into it
+    def set_weights(self, lm_weight: float, word_score: float, unk_score: float | None = None) -> None:
+        """Change α, β (and the unknown-word score) without reloading the LM or rebuilding the lexicon."""
+        from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder, LexiconDecoderOptions,
+                                                 LexiconFreeDecoder, LexiconFreeDecoderOptions)
+
+        self.lm_weight = float(lm_weight)
+        self.word_score = float(word_score)
+        if unk_score is not None:
+            self.unk_score = float(unk_score)
+        # KenLM scores are log10; the search works in natural logs, so α is scaled by ln 10.
+        if self.mode == "lexicon-free":
+            # LexiconFreeDecoder has no word bonus (its sil_score counts every <space> frame,
+            # not words): β enters the n-best ranking through the recomputed score only.
+            opts = LexiconFreeDecoderOptions(**self._search, lm_weight=self.lm_weight * LN10, sil_score=0.0,
+                                             log_add=False, criterion_type=CriterionType.CTC)
+            self._decoder = LexiconFreeDecoder(opts, self._fl_lm, self.sil_id, self.blank_id, [])
+        else:
+            opts = LexiconDecoderOptions(**self._search, lm_weight=self.lm_weight * LN10,
+                                         word_score=self.word_score, unk_score=self.unk_score, sil_score=0.0,
+                                         log_add=False, criterion_type=CriterionType.CTC)
+            self._decoder = LexiconDecoder(opts, self._trie, self._fl_lm, self.sil_id, self.blank_id,
+                                           self.unk_word, [], False)
 
     # ---- set-up ----------------------------------------------------------------------
 
