@@ -1,0 +1,121 @@
+"""Synthesize a Kaldi ``text`` file with an s2s Tacotron 2 model into wavs + a data dir.
+
+  python -m s2s.bin.synthesize_tts --model exp/tts/model.pt --text data/train/text --out-dir data/syn \
+      [--speakers ID ... | --num-speakers 8 --seed 1] [--all-speakers] [--sample-rate 16000] \
+      [--griffin-lim-iters 32] [--device cpu] [--nj N --job J] [--list-speakers]
+
+The same contract as ``python -m s2s.bin.synthesize`` (the Debian engines): each line is
+normalised (numbers spelled out, punctuation and non-ASCII removed; counts reported) and
+spoken by one speaker in turn (or all with --all-speakers); utterance ids become
+``<speaker>-<utt>``; wavs go to OUT/wav/, tables to OUT or OUT/split<N>/<J>. Lines whose
+decoder hit the step limit without stopping are kept and counted in the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+from s2s.data.datadir import read_table, utt2spk_to_spk2utt, write_table
+from s2s.errors import S2SError
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="synthesize_tts", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="Tacotron 2 checkpoint (exp/<tag>/model.pt)")
+    p.add_argument("--text", type=Path, help="Kaldi text file: utt words...")
+    p.add_argument("--out-dir", type=Path)
+    p.add_argument("--speakers", nargs="+", metavar="ID")
+    p.add_argument("--num-speakers", type=int, default=8)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--all-speakers", action="store_true")
+    p.add_argument("--sample-rate", type=int, default=16000)
+    p.add_argument("--griffin-lim-iters", type=int, default=32)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--nj", type=int, default=1)
+    p.add_argument("--job", type=int, default=1)
+    p.add_argument("--list-speakers", action="store_true")
+    return p
+
+
+def run(args) -> str:
+    import torch
+
+    from s2s.bin.synthesize import plan
+    from s2s.synth.engines import save_wav
+    from s2s.synth.tacotron import TacotronSynthesizer
+    from s2s.synth.text import normalize_text
+
+    synth = TacotronSynthesizer(args.model, device=args.device, griffin_lim_iters=args.griffin_lim_iters,
+                                seed=args.seed)
+    if args.list_speakers:
+        print("\n".join(synth.speakers()))
+        return ""
+    if args.text is None or args.out_dir is None:
+        raise S2SError("--text and --out-dir are required (or use --list-speakers)")
+    if not 1 <= args.job <= args.nj:
+        raise S2SError(f"--job {args.job} is outside 1..{args.nj}")
+    if args.speakers:
+        speakers = sorted(set(args.speakers))
+        for spk in speakers:
+            synth.speaker(spk)
+    else:
+        grid = synth.speakers()
+        speakers = sorted(random.Random(args.seed).sample(grid, min(args.num_speakers, len(grid))))
+    changes: Counter = Counter()
+    lines, skipped = {}, 0
+    for utt, raw in read_table(args.text, allow_empty_value=True).items():
+        norm = normalize_text(raw)
+        changes.update(norm.changes)
+        if norm.text:
+            lines[utt] = norm.text
+        else:
+            skipped += 1
+    share = plan(lines, speakers, args.all_speakers)[args.job - 1::args.nj]
+    wav_dir = (args.out_dir / "wav").resolve()
+    tables: dict[str, dict[str, str]] = {"wav.scp": {}, "text": {}, "utt2spk": {}, "utt2dur": {}}
+    unstopped = 0
+    for i, (utt, spk, text) in enumerate(share):
+        torch.manual_seed(args.seed * 100003 + args.job * 1009 + i)  # prenet dropout: reproducible
+        mel, _, stopped = synth.mel(text, spk)
+        unstopped += not stopped
+        wav = synth.vocoder(mel.cpu())
+        if synth.model_sample_rate != args.sample_rate:
+            from s2s.synth.engines import resample
+
+            wav = resample([wav], synth.model_sample_rate, args.sample_rate)[0]
+        path = wav_dir / f"{utt}.wav"
+        save_wav(path, wav, args.sample_rate)
+        tables["wav.scp"][utt] = str(path)
+        tables["text"][utt] = text
+        tables["utt2spk"][utt] = spk
+        tables["utt2dur"][utt] = f"{len(wav) / args.sample_rate:.4f}"
+    data_dir = args.out_dir if args.nj == 1 else args.out_dir / f"split{args.nj}" / str(args.job)
+    for name, table in tables.items():
+        write_table(data_dir / name, table)
+    write_table(data_dir / "spk2utt", utt2spk_to_spk2utt(tables["utt2spk"]))
+    hours = sum(float(d) for d in tables["utt2dur"].values()) / 3600
+    changed = ", ".join(f"{n} {k}" for k, n in sorted(changes.items())) or "nothing"
+    return (f"{data_dir}: {len(share)} utterances ({hours:.3f} h) from {len(speakers)} speakers; "
+            f"{unstopped} reached the decoder step limit; normalisation changed {changed}; "
+            f"skipped {skipped} lines empty after normalisation")
+
+
+def main(argv=None) -> int:
+    args = get_parser().parse_args(argv)
+    try:
+        summary = run(args)
+    except S2SError as e:
+        print(f"synthesize_tts: error: {e}", file=sys.stderr)
+        return 1
+    if summary:
+        print(f"synthesize_tts: {summary}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
