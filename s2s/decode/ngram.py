@@ -143,8 +143,8 @@ class TokenSet:
         line = " ".join(self.fold_case(unicodedata.normalize("NFC", line)).split())
         bad = [c for c in line if c != " " and c not in self.chars]
         if bad:
-            if stats is not None:
-                stats.dropped_chars.update(bad) if oov == "drop" else None
+            if stats is not None and oov == "drop":
+                stats.dropped_chars.update(bad)
             if oov == "skip":
                 return None
             line = " ".join("".join(c for c in line if c == " " or c in self.chars).split())
