@@ -87,7 +87,7 @@ def test_two_node_training_through_slurm_matches_one_process_with_the_global_bat
 
     proc = subprocess.run(
         ["bash", "run.sh", "--stage", "6", "--stop-stage", "6", "--parts", "dev-clean train-clean-100",
-         "--speed-perturb", "false", "--train-config", str(cfg), "--tag", "two_nodes", "--ngpu", "0",
+         "--speed-perturb", "false", "--syn-ratio", "0", "--train-config", str(cfg), "--tag", "two_nodes", "--ngpu", "0",
          "--num-nodes", "2", "--avg-num", "1", "--train-args", "--batch_frames 400 --max_batch_size 256"],
         cwd=work, env=env, capture_output=True, text=True)
     log = work / "exp" / "two_nodes" / "log" / "train.log"
