@@ -2,7 +2,7 @@
 
     python -m s2s.bin.rescore --nbest exp/x/decode_dev/nbest.jsonl --lm-model exp/lm/model.pt \\
         --out exp/x/decode_dev_rescore [--lm-weight 0.3] [--ngram-weight A --word-score B]
-    python -m s2s.bin.rescore ... --tune --ref data/dev/text --weights 0:1.5:0.1 [--length-bonuses -1:1:0.5]
+    python -m s2s.bin.rescore ... --tune --ref data/dev/text --weights 0:1.5:0.1 [--length-bonuses=-1:1:0.5]
 
 Each hypothesis gets ``am + α·ngram + λ·nlm + β·words`` (natural logs); with
 neither ``--ngram-weight`` nor ``--word-score`` the decoder's own score stands
@@ -38,7 +38,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", action="store_true", help="search lambda (and the length bonus) for the lowest WER")
     p.add_argument("--ref", help="reference text table for --tune")
     p.add_argument("--weights", default="0:1.5:0.1", help="lambda grid: start:stop:step or a list (default 0:1.5:0.1)")
-    p.add_argument("--length-bonuses", default="0", help="extra length bonus grid (default 0)")
+    p.add_argument("--length-bonuses", default="0",
+                   help="extra length bonus grid (default 0); write --length-bonuses=-1:1:0.5 when it starts with -")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-tokens", type=int, default=20000, help="padded tokens per LM batch")
     return p
@@ -85,7 +86,7 @@ def run(args) -> dict:
     if args.tune:
         with atomic_open(out / "best_weights") as f:
             for k, v in weights.items():
-                f.write(f"{k} {v:g}\n")
+                f.write(f"{k} {v:.2f}\n" if k == "wer" else f"{k} {v:g}\n")
     return weights
 
 
