@@ -38,7 +38,7 @@ def relative_mel_error(conf: dict, wav: np.ndarray, n_iter: int = 32) -> tuple[f
 
 def test_speech_round_trip_keeps_the_mel_spectrogram(tmp_path):
     err, out = relative_mel_error(CONF, speech(tmp_path))
-    assert err < 0.35, err
+    assert err < 0.15, err
     assert out.dtype == np.float32 and np.abs(out).max() <= 1.0
 
 
@@ -64,7 +64,7 @@ def test_length_follows_frames_and_hop():
 
 def test_preemphasis_is_undone(tmp_path):
     err, _ = relative_mel_error({**CONF, "preemphasis": 0.97}, speech(tmp_path))
-    assert err < 0.35, err
+    assert err < 0.15, err
 
 
 def test_wrong_features_are_refused():
