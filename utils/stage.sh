@@ -24,8 +24,15 @@ stage() {
   echo "$(date '+%F %T') stage $n ($name): start"
   rm -f "$st"
   local t0=$SECONDS
-  if ! $fn; then
-    echo "$(date '+%F %T') stage $n ($name): FAILED" >&2
+  # A subshell outside any conditional, so `set -e` holds inside the stage function:
+  # the first failing command fails the stage (an `if ! $fn` would switch set -e off).
+  local rc=0
+  set +e
+  ( set -e; $fn )
+  rc=$?
+  set -e
+  if [ $rc -ne 0 ]; then
+    echo "$(date '+%F %T') stage $n ($name): FAILED (exit $rc)" >&2
     exit 1
   fi
   # shellcheck disable=SC2086

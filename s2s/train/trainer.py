@@ -258,6 +258,11 @@ class Trainer:
                 self.save(f"epoch{self.epoch}" if epoch_finished else f"step{self.step}")
         if writer:
             writer.close()
+        dump = os.environ.get("S2S_DUMP_FINAL_STATE")
+        if dump:
+            # Every rank's final parameters, for checking that data-parallel ranks agree.
+            ckpt_lib.save_checkpoint(Path(dump) / f"rank{self.dist.rank}.pt", self.model.state_dict(),
+                                     {"rank": self.dist.rank, "step": self.step})
         if self.dist.is_main:
             log.info("training done: %d steps, %d skipped for non-finite gradients, %.1f s",
                      self.step, self.skipped_steps, time.time() - t_start)
