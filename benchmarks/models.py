@@ -13,6 +13,19 @@ in its own process so peaks do not mix.
 
 The last line is ``RESULT key=value ...`` with ``<model>_<dtype>_audio_s_per_s``
 and ``<model>_<dtype>_peak_mib`` for every measurement.
+
+Latest default run (CPU, 1 thread, on a shared 2-core machine under load ~11, so
+noisy; batch 2, 2 timed steps):
+
+    model                    params dtype  audio  step s  audio s/s  peak MiB
+    quartznet15x5             18.9M  fp32   2.0s   2.937       1.36       443
+    quartznet15x5             18.9M  bf16   2.0s   2.291       1.75       391
+    jasper10x5dr             332.6M  fp32   0.5s  10.766       0.09      2836
+    jasper10x5dr             332.6M  bf16   0.5s  11.511       0.09      3457
+    wav2letter_plus_large    106.5M  fp32   1.0s   4.571       0.44      1099
+    wav2letter_plus_large    106.5M  bf16   1.0s   4.046       0.49      1223
+    ds2                       38.7M  fp32   1.0s   5.287       0.38       418
+    ds2                       38.7M  bf16   1.0s   2.909       0.69       459
 """
 
 from __future__ import annotations
