@@ -174,3 +174,17 @@ def test_entry_point_and_shell_wrapper(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "s2s.bin.train_ngram", "--text", str(tmp_path / "missing"),
                           "--out", str(tmp_path / "x")], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 1 and "s2s.bin.train_ngram: error:" in bad.stderr and "missing" in bad.stderr
+
+
+@needs_lmplz
+def test_binary_without_word_list_uses_the_arpa_beside_it(tmp_path):
+    from s2s.decode.beam import CtcBeamDecoder
+
+    text = tmp_path / "text"
+    text.write_text("u1 the cat sat\nu2 a dog ran\n")
+    res = train_ngram(tmp_path / "lm", order=2, texts=[str(text)], tokens=str(lang(tmp_path) / "tokens.txt"))
+    Path(str(res["binary"]) + ".vocab").unlink()
+    assert CtcBeamDecoder(TOKENS, lm=str(res["binary"])).mode == "lexicon"
+    res["arpa"].unlink()
+    with pytest.raises(S2SError, match=r"ngram\.bin: a binary LM without its word list.*--lexicon"):
+        CtcBeamDecoder(TOKENS, lm=str(res["binary"]))

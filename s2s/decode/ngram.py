@@ -378,13 +378,17 @@ def vocab_file_for(lm_path) -> Path:
 
 
 def lm_vocabulary(lm_path) -> list[str] | None:
-    """The LM's words: the ARPA's unigrams, or the ``.vocab`` file beside a binary; None if unknown."""
+    """The LM's words: the ARPA's unigrams; for a binary, its ``.vocab`` file or the ARPA beside it
+    (``ngram.bin`` -> ``ngram.arpa``/``ngram.arpa.gz``); None if unknown."""
     lm_path = Path(lm_path)
     if is_arpa(lm_path):
         return read_arpa_vocab(lm_path)
     side = vocab_file_for(lm_path)
     if side.is_file():
         return side.read_text(encoding="utf-8").split()
+    for arpa in (lm_path.with_suffix(".arpa"), lm_path.with_suffix(".arpa.gz")):
+        if arpa.is_file() and is_arpa(arpa):
+            return read_arpa_vocab(arpa)
     return None
 
 
