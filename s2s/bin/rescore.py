@@ -67,6 +67,8 @@ def run(args) -> dict:
     weights = {"lm_weight": args.lm_weight, "length_bonus": args.length_bonus}
     out = Path(args.out)
     if args.tune:
+        # References in the hypotheses' normalisation (the token set's case), as tune_lm does.
+        refs = {k: scorer.tokenizer.normalize(v) for k, v in refs.items()}
         res = tune(nbest, refs, lm_weights, bonuses, args.ngram_weight, args.word_score, ref_name=args.ref)
         weights = {"lm_weight": res.lm_weight, "length_bonus": res.length_bonus, "wer": res.wer}
         with atomic_open(out / "tune.txt") as f:

@@ -5,7 +5,7 @@
 #
 # run.sh calls it for its stages 7 and 8 (pass --stage/--stop-stage/--tag/--nj/--force through;
 # do not wrap it in another `stage`: it keeps its own stamps in exp/.stamps/).
-#   7  n-gram: train a word $ngram_order-gram on data/train/text (s2s.bin.train_ngram -> data/lm),
+#   7  n-gram: train a word $ngram_order-gram on data/train/text (utils/train_ngram.sh -> data/lm),
 #      tune alpha/beta on dev with s2s.bin.tune_lm over the cached log-probabilities, beam-decode
 #      dev and test with the best alpha/beta (n-best lists), score as "<tag> beam+4gram"
 #   8  neural LM: train it (task lm, $lm_config -> exp/<lm name>), rescore the dev n-best lists
@@ -13,7 +13,7 @@
 #
 # Needs (stages 1-5): data/{train,dev,test}/text, data/lang/tokens.txt, and
 #   exp/<tag>/decode_{dev,test}/logprobs.scp (written by stage 5's --dump-logprobs).
-# Writes: data/lm/{ngram.arpa,ngram.bin,lexicon.txt}; exp/<tag>/tune_lm/ (alpha/beta grid, best);
+# Writes: data/lm/{ngram.arpa,ngram.bin,lexicon.txt}; exp/<tag>/tune_lm/{grid.txt,best.yaml};
 #   exp/<tag>/decode_{dev,test}_beam/{text,nbest.jsonl,scoring/}; exp/<lm name>/model.pt;
 #   exp/<tag>/decode_{dev,test}_rescore/{text,nbest.jsonl,scoring/} (+ tune.txt, best_weights for dev);
 #   RESULTS.md: WER rows "<tag> beam+4gram" and "<tag> rescored" per set, and a table of the tuned
@@ -72,12 +72,12 @@ u("RESULTS.md", ["tag", "LM stage", "alpha", "beta", "lambda", "length bonus", "
 }
 
 ngram_beam() {
-  python -m s2s.bin.train_ngram --text data/train/text --tokens $lang --order $ngram_order --out data/lm || return 1
+  utils/train_ngram.sh --order $ngram_order data/train/text data/lang data/lm || return 1
   python -m s2s.bin.tune_lm --logprobs $exp/decode_dev/logprobs.scp --tokens $lang --ref data/dev/text \
-    --lm data/lm/ngram.bin --lexicon data/lm/lexicon.txt --beam $beam --alphas=$alphas --betas=$betas \
-    --nj $nj --out $exp/tune_lm || return 1
+    --lm data/lm/ngram.bin --lexicon data/lm/lexicon.txt --beam $beam --alpha=$alphas --beta=$betas \
+    --nj $nj --grid-out $exp/tune_lm/grid.txt --out $exp/tune_lm/best.yaml || return 1
   local a b
-  a=$(weight $exp/tune_lm/best alpha lm_weight) && b=$(weight $exp/tune_lm/best beta word_score) || return 1
+  a=$(weight $exp/tune_lm/best.yaml lm_weight) && b=$(weight $exp/tune_lm/best.yaml word_score) || return 1
   echo "tuned on dev: alpha=$a beta=$b"
   for s in dev test; do
     beam_decode $s $exp/decode_${s}_beam "$a" "$b" &&
@@ -88,7 +88,7 @@ ngram_beam() {
   printf 'alpha %s\nbeta %s\n' "$a" "$b" > $exp/decode_dev_beam/weights.tmp &&
     mv $exp/decode_dev_beam/weights.tmp $exp/decode_dev_beam/weights
   local wer
-  wer=$(weight $exp/tune_lm/best wer WER 2> /dev/null || echo "-")
+  wer=$(weight $exp/tune_lm/best.yaml wer)
   record_weights "$tag" "beam+${ngram_order}gram" "$a" "$b" "-" "-" "$wer"
 }
 stage 7 ngram_beam ngram_beam --args "$tag $ngram_order $alphas $betas $beam $nbest $nj" \
