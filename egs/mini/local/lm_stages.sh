@@ -98,7 +98,7 @@ stage 7 ngram_beam ngram_beam --args "$tag $ngram_order $alphas $betas $beam $nb
 nnlm_rescore() {
   $cuda_cmd $lm_exp/log/train.log \
     python -m s2s.bin.train --config $lm_config --exp-dir $lm_exp \
-      --train_data data/train --valid_data data/dev --token_list data/lang &&
+      --train_data data/train --valid_data data/dev --token_list data/lang --resume &&
     python -m s2s.bin.average_checkpoints --exp-dir $lm_exp --num 1 --out $lm_exp/model.pt || return 1
   local a b
   a=$(weight $exp/decode_dev_beam/weights alpha) && b=$(weight $exp/decode_dev_beam/weights beta) || return 1
