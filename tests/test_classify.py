@@ -235,6 +235,16 @@ def test_training_with_augmentation_learns_and_evaluation_writes_reports(corpus,
     assert (out / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert "| tones | valid | 100.00 | 100.00 | 0 | 9 |" in (tmp_path / "RESULTS.md").read_text()
 
+    # Without reference labels: predictions only.
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    (unlabelled / "wav.scp").write_text((corpus["valid"] / "wav.scp").read_text())
+    p = run(["s2s.bin.evaluate_classifier", "--model", "exp/tones/checkpoints/last.pt", "--data", str(unlabelled),
+             "--out", "exp/tones/eval_unlabelled"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert DataDir(tmp_path / "exp/tones/eval_unlabelled").table("hyp") == DataDir(corpus["valid"]).text()
+    assert not (tmp_path / "exp/tones/eval_unlabelled/classification.txt").exists()
+
 
 def test_evaluating_an_asr_checkpoint_is_a_clear_error(corpus, tmp_path):
     from s2s.train.checkpoint import save_checkpoint

@@ -48,8 +48,14 @@ TINY_TRAIN = ("--max_epochs 3 --batch_frames 1616 --model_conf.channels 16 --sch
               "--cache_audio true")
 
 
-def test_recipe_end_to_end_on_a_tiny_corpus(tmp_path):
-    corpus = make_speech_commands(tmp_path / "sc", words=COMMANDS_V1_12 + UNKNOWN_WORDS, speakers=4)
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """13 words x 4 voices: speaker 0 dev, 1 test, 2-3 train."""
+    return make_speech_commands(tmp_path_factory.mktemp("sc"), words=COMMANDS_V1_12 + UNKNOWN_WORDS, speakers=4)
+
+
+def test_recipe_end_to_end_on_a_tiny_corpus(tiny, tmp_path):
+    corpus = tiny
     work = recipe_copy(tmp_path)
     with serve_directory(corpus["mirror"]) as server:
         proc = run_recipe(work, "--base-url", server.url, "--sha256-file", str(corpus["sha256_file"]),
@@ -79,6 +85,24 @@ def test_recipe_end_to_end_on_a_tiny_corpus(tmp_path):
     again = run_recipe(work, "--base-url", server.url, "--sha256-file", str(corpus["sha256_file"]),
                        "--nj", "1", "--train-args", TINY_TRAIN)
     assert again.stdout.count("skipped") == 5, again.stdout
+
+
+def test_archive_without_a_list_file_stops_the_recipe_with_its_name(tiny, tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    archive = mirror / "speech_commands_v0.01.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        for entry in sorted(tiny["corpus"].iterdir()):
+            if entry.name != "testing_list.txt":
+                tf.add(entry, arcname=entry.name)
+    sums = tmp_path / "sha256.txt"
+    sums.write_text(f"{archive.name} {sha256sum(archive)}\n")
+    work = recipe_copy(tmp_path)
+    with serve_directory(mirror) as server:
+        proc = run_recipe(work, "--base-url", server.url, "--sha256-file", str(sums), check=False)
+    assert proc.returncode != 0
+    assert "testing_list.txt" in proc.stderr and "stage 0 (download): FAILED" in proc.stderr
+    assert not (work / "data").exists()
 
 
 def test_task_and_version_mismatch_is_an_error(tmp_path):

@@ -151,7 +151,7 @@ class ClassifyDataset:
             log.warning("%s; skipped (skip_bad_audio)", msg)
         if not self.ids:
             raise S2SError(f"{', '.join(data_dirs)}: no utterances to use")
-        counts = np.bincount([t for t in self.targets if t >= 0], minlength=len(labels))
+        counts = np.bincount(np.array([t for t in self.targets if t >= 0], dtype=np.int64), minlength=len(labels))
         empty = [labels[i] for i in range(len(labels)) if counts[i] == 0]
         if empty and need_labels:
             msg = f"{', '.join(data_dirs)}: no examples of class(es) {', '.join(empty)}"
