@@ -19,7 +19,7 @@
 set -euo pipefail
 
 nj=2
-steps=600                                 # optimizer steps per model (same for every ratio)
+steps=300                                 # optimizer steps per model (same for every ratio)
 ratios="100:0 66:33 50:50 33:66 0:100"    # natural:synthetic, utterances
 natural_backend=espeak-ng                 # training voices treated as natural speech
 syn_backend=flite                         # the synthesizer
