@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 import yaml
 
@@ -84,6 +85,8 @@ def validations(log: str) -> list[dict[str, float]]:
     return out
 
 
+# Training to a diagonal attention takes 26 s of CPU (about 1 min 45 s wall on 2 busy
+# cores): the tests that use it are marked e2e.
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("tts")
@@ -130,6 +133,7 @@ def test_diagonal_score_separates_diagonal_from_uniform_attention():
 
 # ------------------------------------------------------------------ training and synthesis
 
+@pytest.mark.e2e
 def test_training_makes_attention_diagonal_and_lowers_mel_loss(trained):
     root, _ = trained
     vals = validations((root / "exp/train.log").read_text())
@@ -142,6 +146,7 @@ def test_training_makes_attention_diagonal_and_lowers_mel_loss(trained):
     assert len(plots) == 12 and plots[-1].read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.e2e
 def test_synthesized_audio_has_the_requested_rate_and_mel_length(trained):
     from s2s.synth.tacotron import TacotronSynthesizer
 
@@ -183,6 +188,7 @@ def test_tacotron2_backend_without_a_model_says_how_to_get_one():
         get_synthesizer("tacotron2")
 
 
+@pytest.mark.e2e
 def test_unknown_speaker_lists_the_model_speakers(trained):
     from s2s.synth.tacotron import TacotronSynthesizer
 
@@ -197,3 +203,24 @@ def test_non_logmel_features_are_refused_with_the_fix(tmp_path):
     proc = train(tmp_path, data, "--frontend_conf.type", "fbank", check=False)
     assert proc.returncode == 1
     assert "logmel" in proc.stderr and "error:" in proc.stderr
+
+
+@pytest.mark.e2e
+def test_augmentation_stage_synthesizes_with_the_trained_model(trained, tmp_path):
+    root, _ = trained
+    os.symlink(ROOT / "utils", tmp_path / "utils")
+    (tmp_path / "fbank.yaml").write_text("type: fbank\nnum_mel_bins: 20\n")
+    (tmp_path / "lm.txt").write_text("the dog sat on the hat\nCall 911 now!\n")
+    env = dict(os.environ, PATH=f"{ROOT / '.venv/bin'}:{os.environ['PATH']}", OMP_NUM_THREADS="1")
+    proc = subprocess.run(["utils/synthesize_data.sh", "--nj", "2", "--backend", "tacotron2", "--model",
+                           str(root / "exp/checkpoints/last.pt"), "--num-speakers", "1", "--feats-conf",
+                           "fbank.yaml", "lm.txt", "data/lm_syn", "exp/synth", "fbank"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = tmp_path / "data/lm_syn"
+    text = (out / "text").read_text()
+    assert "call nine hundred eleven now" in text
+    assert len((out / "feats.scp").read_text().splitlines()) == 2
+    for line in (out / "wav.scp").read_text().splitlines():
+        info = sf.info(line.split()[1])
+        assert info.samplerate == 16000 and info.frames > 0
