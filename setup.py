@@ -12,6 +12,11 @@ ENTRY_POINTS = {
     "s2s-prepare-tokens": "s2s.bin.prepare_tokens:main",
     "s2s-average-checkpoints": "s2s.bin.average_checkpoints:main",
     "s2s-tune-lm": "s2s.bin.tune_lm:main",
+    "s2s-train-ngram": "s2s.bin.train_ngram:main",
+    "s2s-rescore": "s2s.bin.rescore:main",
+    "s2s-synthesize": "s2s.bin.synthesize:main",
+    "s2s-evaluate-classifier": "s2s.bin.evaluate_classifier:main",
+    "s2s-download": "s2s.bin.download:main",
 }
 
 setup(

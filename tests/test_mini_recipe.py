@@ -34,6 +34,15 @@ TINY_MODEL = {
     "log_every_steps": 2,
 }
 
+TINY_LM = {
+    "task": "lm", "lm": "lstm", "lm_conf": {"embed_dim": 16, "hidden": 32, "num_layers": 1},
+    "optim": "adam", "optim_conf": {"lr": 0.01}, "max_epochs": 2, "batch_frames": 2000,
+}
+
+
+ARGS = ["--num-train", "40", "--num-dev", "8", "--num-test", "8", "--nj", "2", "--train-config", "conf/tiny.yaml",
+        "--lm-config", "conf/lm_tiny.yaml"]
+
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory):
@@ -46,10 +55,11 @@ def recipe(tmp_path_factory):
     shutil.copy(MINI / "conf" / "fbank.yaml", work / "conf" / "fbank.yaml")
     with open(work / "conf" / "tiny.yaml", "w") as f:
         yaml.safe_dump(TINY_MODEL, f)
+    with open(work / "conf" / "lm_tiny.yaml", "w") as f:
+        yaml.safe_dump(TINY_LM, f)
     env = dict(os.environ, OMP_NUM_THREADS="1", S2S_NO_PROGRESS="1", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     proc = subprocess.run(
-        ["bash", "run.sh", "--num-train", "40", "--num-dev", "8", "--num-test", "8", "--nj", "2",
-         "--train-config", "conf/tiny.yaml"],
+        ["bash", "run.sh", *ARGS],
         cwd=work, env=env, capture_output=True, text=True)
     return work, env, proc
 
@@ -57,7 +67,7 @@ def recipe(tmp_path_factory):
 def test_every_stage_runs_and_writes_its_outputs(recipe):
     work, _, proc = recipe
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for n in range(7):
+    for n in range(9):
         assert re.search(rf"stage {n} \(\w+\): done", proc.stdout), f"stage {n} did not finish"
     for s in ("train", "dev", "test"):
         assert (work / "data" / s / "feats.scp").is_file()
@@ -70,6 +80,9 @@ def test_every_stage_runs_and_writes_its_outputs(recipe):
         assert (work / f"exp/tiny/decode_{s}/scoring/per_utt.txt").is_file()
     results = (work / "RESULTS.md").read_text()
     assert "tiny greedy" in results and "| test |" in results
+    assert "tiny beam+4gram" in results and "tiny rescored" in results
+    assert (work / "data/lm/ngram.arpa").is_file()
+    assert len((work / "exp/tiny/decode_test_beam/text").read_text().splitlines()) == 8
     assert "== RESULTS.md ==" in proc.stdout
 
 
@@ -83,10 +96,9 @@ def test_training_loss_decreased(recipe):
 
 def test_rerun_skips_complete_stages(recipe):
     work, env, _ = recipe
-    proc = subprocess.run(["bash", "run.sh", "--num-train", "40", "--num-dev", "8", "--num-test", "8", "--nj", "2",
-                           "--train-config", "conf/tiny.yaml"], cwd=work, env=env, capture_output=True, text=True)
+    proc = subprocess.run(["bash", "run.sh", *ARGS], cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("skipped") == 7, proc.stdout
+    assert proc.stdout.count("skipped") == 9, proc.stdout
 
 
 def test_changed_option_reruns_its_stage(recipe):

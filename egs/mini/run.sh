@@ -9,6 +9,9 @@
 #   4  train the acoustic model (exp/<tag>)
 #   5  decode dev and test (greedy CTC; log-probabilities kept for later stages)
 #   6  score: WER/CER per set, a row per set in RESULTS.md
+#   7  n-gram LM + beam search: 4-gram on the training text, alpha/beta tuned on dev over the cached
+#      log-probabilities, beam decoding of dev and test, scored   (local/lm_stages.sh)
+#   8  neural LM + n-best rescoring: Transformer LM, lambda tuned on dev, test rescored, scored
 #
 # Usage: ./run.sh [--stage N] [--stop-stage M] [--train-config conf/train.yaml] [--nj 2] ...
 # A stage whose outputs are complete and whose inputs and options are unchanged is skipped;
@@ -16,7 +19,7 @@
 set -euo pipefail
 
 stage=0               # first stage to run
-stop_stage=6          # last stage to run
+stop_stage=8          # last stage to run
 nj=2                  # parallel jobs for synthesis, features and decoding
 num_train=3000        # training utterances in the synthesized corpus
 num_dev=300           # dev utterances (held-out voices)
@@ -25,6 +28,7 @@ seed=1                # corpus seed
 feats_config=conf/fbank.yaml  # feature extraction settings
 train_config=conf/train.yaml  # model and training settings
 train_args=""         # extra overrides for s2s.bin.train, e.g. "--max_epochs 2"
+lm_config=conf/lm_transformer.yaml  # neural LM for stage 8 (conf/lm_lstm.yaml: an LSTM LM)
 tag=""                # experiment name (default: the train config's name)
 force=false           # re-run selected stages even when up to date
 
@@ -98,6 +102,12 @@ score() {
   done
 }
 stage 6 score score --in "$exp/decode_dev/text $exp/decode_test/text" --out "RESULTS.md"
+
+if [ "$stop_stage" -ge 7 ]; then
+  # stages 7-8 keep their own stamps (exp/.stamps/stage7.*, stage8.*)
+  local/lm_stages.sh --stage "$((stage > 7 ? stage : 7))" --stop-stage "$stop_stage" --tag "$tag" --nj $nj \
+    --lm-config "$lm_config" --force $force
+fi
 
 if [ "$stop_stage" -ge 6 ] && [ -f RESULTS.md ]; then
   echo; echo "== RESULTS.md =="; cat RESULTS.md
