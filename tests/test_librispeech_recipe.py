@@ -87,6 +87,8 @@ def tiny_args(server_url: str, md5_file: Path) -> list[str]:
             "--feats-config", "conf/test_fbank.yaml", "--train-config", "conf/test_tiny.yaml",
             "--syn-ratio", "50:50", "--syn-speakers", "2", "--nnlm-config", "conf/test_tiny_lm.yaml",
             "--use-ngram", str(USE_NGRAM).lower(), "--use-nnlm", str(USE_NNLM).lower(),
+            # the 4-gram from the LM corpus with KenLM (the fake OpenSLR ARPA is a unigram, which KenLM refuses)
+            "--ngram", "kenlm", "--ngram-order", "3",
             "--alphas", "0.5 1.0", "--betas", "0.0", "--beam", "8", "--nbest", "3", "--avg-num", "2"]
 
 
