@@ -72,7 +72,8 @@ def test_resume_after_sigkill_reaches_the_same_parameters(toy):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", S2S_NO_PROGRESS="1")
     proc = subprocess.Popen([sys.executable, "-m", "s2s.bin.train", "--config", str(cfg), "--exp-dir", "exp/killed"],
                             cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first = root / "exp/killed/checkpoints/step4.pt"
+    # last.pt is written right after each stepN.pt; wait for the first one
+    first = root / "exp/killed/checkpoints/last.pt"
     while not first.exists() and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)

@@ -171,10 +171,14 @@ class Trainer:
         log.info("resumed from %s: epoch %d, batch %d, step %d", path, self.epoch + 1, self.batch_pos, self.step)
 
     # ------------------------------------------------------------------ loop
-    def _loader(self, batches: list[list[int]], dataset):
+    def _loader(self, batches: list[list[int]], dataset, epoch: int = 0):
+        # The loader's own generator: creating an iterator draws a base seed from it, which
+        # would otherwise come from the global RNG and shift dropout's random stream between
+        # an uninterrupted run and one resumed mid-epoch.
+        gen = torch.Generator().manual_seed(self.conf["seed"] * 100003 + epoch)
         return torch.utils.data.DataLoader(
             dataset, batch_sampler=batches, collate_fn=self.task.collate,
-            num_workers=self.conf["num_workers"],
+            num_workers=self.conf["num_workers"], generator=gen,
         )
 
     def _to_device(self, batch: dict) -> dict:
@@ -198,7 +202,7 @@ class Trainer:
             n_batches = len(global_batches) - len(global_batches) % accum
             todo = global_batches[self.batch_pos:n_batches]
             shards = [self.sampler.shard(b) for b in todo]
-            loader = self._loader(shards, self.train_set)
+            loader = self._loader(shards, self.train_set, self.epoch)
             self.ddp_model.train()
             progress = _progress(len(todo), f"epoch {self.epoch + 1}", self.dist.is_main)
             window_loss, window_n, window_audio, t_window = 0.0, 0.0, 0.0, time.time()
