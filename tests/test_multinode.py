@@ -84,6 +84,8 @@ def test_two_node_training_through_slurm_matches_one_process_with_the_global_bat
     shutil.copytree(corpus["lang"], work / "data" / "lang")
     cfg = toy_config(tmp_path / "toy", corpus, max_epochs=1, max_steps=4, cmvn="none")
     env = fake_slurm(tmp_path)
+    dumps = tmp_path / "final_states"
+    env["S2S_DUMP_FINAL_STATE"] = str(dumps)  # every rank writes its final parameters here
 
     proc = subprocess.run(
         ["bash", "run.sh", "--stage", "6", "--stop-stage", "6", "--parts", "dev-clean train-clean-100",
@@ -116,4 +118,9 @@ def test_two_node_training_through_slurm_matches_one_process_with_the_global_bat
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-5, rtol=1e-4), k
     assert (work / "exp" / "two_nodes" / "model.pt").is_file()
+    # both ranks (one per "node") end with identical parameters
+    r0, r1 = model_state(dumps / "rank0.pt"), model_state(dumps / "rank1.pt")
+    assert r0.keys() == r1.keys()
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), k
     assert (work / "exp" / "two_nodes" / "run_info.yaml").read_text().count("nodes: 2") == 1
