@@ -124,6 +124,11 @@ class Trainer:
             total = self.conf["max_epochs"] * self.steps_per_epoch
             if self.conf["max_steps"]:
                 total = min(total, self.conf["max_steps"])
+            warmup = sconf.get("warmup_steps") or int((sconf.get("warmup_epochs") or 0) * self.steps_per_epoch)
+            if total <= warmup:
+                log.warning("scheduler %s: training has %d steps, not more than its %d warmup steps; "
+                            "decaying over one step after warmup", self.conf["scheduler"], total, warmup)
+                total = warmup + 1
             sconf["total_steps"] = total
         return sconf
 
