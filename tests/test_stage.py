@@ -1,0 +1,66 @@
+"""utils/stage.sh: stage selection, skipping on unchanged inputs, re-running on changes,
+and failure handling (set -e inside a stage, no stamp left behind)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPT = r"""
+set -euo pipefail
+stage=${STAGE:-0}; stop_stage=${STOP:-9}; force=false
+. "$ROOT/utils/stage.sh"
+make_out() { cat in.txt > out.txt; echo ran >> runs.txt; }
+fails_midway() { false; echo "after false" > after.txt; }
+stage 1 copy make_out --args "${ARGS:-a}" --in "in.txt" --out "out.txt"
+[ "${FAIL:-0}" = 1 ] && stage 2 broken fails_midway --in "in.txt" --out "never.txt"
+echo finished
+"""
+
+
+def run(tmp_path: Path, **env) -> subprocess.CompletedProcess:
+    (tmp_path / "s.sh").write_text(SCRIPT)
+    e = dict(os.environ, ROOT=str(ROOT), PYTHONPATH=str(ROOT), **env)
+    return subprocess.run(["bash", "s.sh"], cwd=tmp_path, env=e, capture_output=True, text=True)
+
+
+def runs(tmp_path: Path) -> int:
+    f = tmp_path / "runs.txt"
+    return len(f.read_text().splitlines()) if f.exists() else 0
+
+
+def test_a_stage_runs_once_and_is_skipped_while_inputs_and_args_are_unchanged(tmp_path):
+    (tmp_path / "in.txt").write_text("x\n")
+    assert run(tmp_path).returncode == 0 and runs(tmp_path) == 1
+    p = run(tmp_path)
+    assert "skipped" in p.stdout and runs(tmp_path) == 1
+
+
+def test_changed_input_changed_argument_or_missing_output_reruns(tmp_path):
+    (tmp_path / "in.txt").write_text("x\n")
+    run(tmp_path)
+    (tmp_path / "in.txt").write_text("y\n")
+    run(tmp_path)
+    assert runs(tmp_path) == 2 and (tmp_path / "out.txt").read_text() == "y\n"
+    run(tmp_path, ARGS="b")
+    assert runs(tmp_path) == 3
+    (tmp_path / "out.txt").unlink()
+    run(tmp_path, ARGS="b")
+    assert runs(tmp_path) == 4
+
+
+def test_stages_outside_the_selected_range_do_not_run(tmp_path):
+    (tmp_path / "in.txt").write_text("x\n")
+    assert run(tmp_path, STAGE="2").returncode == 0 and runs(tmp_path) == 0
+
+
+def test_a_failing_command_fails_the_stage_and_leaves_no_stamp(tmp_path):
+    (tmp_path / "in.txt").write_text("x\n")
+    p = run(tmp_path, FAIL="1")
+    assert p.returncode != 0 and "stage 2 (broken): FAILED" in p.stderr
+    assert not (tmp_path / "after.txt").exists(), "set -e must hold inside a stage function"
+    assert "finished" not in p.stdout
+    assert not (tmp_path / "exp/.stamps/stage2.broken").exists()
