@@ -12,6 +12,9 @@
 #   7  n-gram LM + beam search: 4-gram on the training text, alpha/beta tuned on dev over the cached
 #      log-probabilities, beam decoding of dev and test, scored   (local/lm_stages.sh)
 #   8  neural LM + n-best rescoring: Transformer LM, lambda tuned on dev, test rescored, scored
+#   9  (only when asked: --stage 9 --stop-stage 9) the synthetic-speech experiment: espeak-ng
+#      voices as "natural" speech, flite as the synthesizer, WER at natural:synthetic ratios
+#      100/0 66/33 50/50 33/66 0/100 at a fixed number of steps (local/syn_ratio.sh)
 #
 # Usage: ./run.sh [--stage N] [--stop-stage M] [--train-config conf/train.yaml] [--nj 2] ...
 # A stage whose outputs are complete and whose inputs and options are unchanged is skipped;
@@ -73,9 +76,10 @@ tokens() {
 stage 3 tokens tokens --in "data/train/text" --out "data/lang/tokens.txt"
 
 train() {
+  # --resume: a re-run after a crash continues; with a changed config the trainer starts afresh
   # shellcheck disable=SC2086
   $cuda_cmd $exp/log/train.log \
-    python -m s2s.bin.train --config $train_config --exp-dir $exp \
+    python -m s2s.bin.train --config $train_config --exp-dir $exp --resume \
       --train_data data/train --valid_data data/dev --token_list data/lang $train_args
   python -m s2s.bin.average_checkpoints --exp-dir $exp --num 1 --out $exp/model.pt
 }
@@ -107,6 +111,11 @@ if [ "$stop_stage" -ge 7 ]; then
   # stages 7-8 keep their own stamps (exp/.stamps/stage7.*, stage8.*)
   local/lm_stages.sh --stage "$((stage > 7 ? stage : 7))" --stop-stage "$stop_stage" --tag "$tag" --nj $nj \
     --lm-config "$lm_config" --force $force
+fi
+
+if [ "$stop_stage" -ge 9 ]; then
+  stage 9 syn_ratio "local/syn_ratio.sh --nj $nj" --args "$nj" \
+    --in "data/train/feats.scp data/test/feats.scp conf/syn_train.yaml local/syn_ratio.sh" --out "exp/syn_50_50"
 fi
 
 if [ "$stop_stage" -ge 6 ] && [ -f RESULTS.md ]; then

@@ -165,8 +165,19 @@ class Trainer:
             log.info("--resume: no checkpoint in %s, starting from scratch", self.ckpt_dir)
             return
         ck = ckpt_lib.load_checkpoint(path)
-        self.model.load_state_dict(ck["model"])
         st = ck["train_state"]
+        changed = _changed_keys(st.get("conf", {}), self.conf)
+        if changed:
+            # A re-run with another config is a new experiment, not a continuation: keep the
+            # old checkpoints aside instead of mixing two runs.
+            aside = self.ckpt_dir.with_name(f"checkpoints.prev-{time.strftime('%Y%m%d-%H%M%S')}")
+            if self.dist.is_main:
+                self.ckpt_dir.rename(aside)
+            barrier(self.dist)
+            log.warning("--resume: the config changed (%s); previous checkpoints moved to %s, starting afresh",
+                        ", ".join(changed), aside)
+            return
+        self.model.load_state_dict(ck["model"])
         self.optimizer.load_state_dict(st["optimizer"])
         self.scheduler.load_state_dict(st["scheduler"])
         self.scaler.load_state_dict(st["scaler"])
@@ -325,6 +336,18 @@ class Trainer:
         except Exception:  # tensorboard missing: logging still works
             return None
         return SummaryWriter(str(self.exp_dir / "tensorboard"))
+
+
+def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two resolved configs."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changed_keys(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}")
+    return out
 
 
 def _total_norm(model) -> torch.Tensor:
