@@ -64,3 +64,18 @@ def test_a_failing_command_fails_the_stage_and_leaves_no_stamp(tmp_path):
     assert not (tmp_path / "after.txt").exists(), "set -e must hold inside a stage function"
     assert "finished" not in p.stdout
     assert not (tmp_path / "exp/.stamps/stage2.broken").exists()
+
+
+def test_an_scp_input_is_stale_when_its_ark_is_rewritten_in_place(tmp_path):
+    import time
+
+    from s2s.recipe.stamp import key
+
+    ark = tmp_path / "x.ark"
+    ark.write_bytes(b"a" * 100)
+    scp = tmp_path / "x.scp"
+    scp.write_text(f"u1 {ark}:5\n")
+    before = key("args", [str(scp)])
+    time.sleep(0.01)
+    ark.write_bytes(b"b" * 100)  # same size, same scp text
+    assert key("args", [str(scp)]) != before

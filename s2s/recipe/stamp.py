@@ -33,6 +33,30 @@ def _add_path(h, p: Path) -> None:
         h.update(p.read_bytes())
     else:
         h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    if p.suffix == ".scp":
+        # An scp's text (ark path and offset) stays the same when the arks are rewritten in
+        # place: stamp the arks it points to as well.
+        for ark in sorted(_scp_arks(p)):
+            a = Path(ark)
+            h.update(ark.encode())
+            if a.exists():
+                ast = a.stat()
+                h.update(f"{ast.st_size}:{ast.st_mtime_ns}".encode())
+            else:
+                h.update(b"<missing>")
+
+
+def _scp_arks(scp: Path) -> set[str]:
+    arks = set()
+    with open(scp, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            parts = line.split(maxsplit=1)
+            if len(parts) == 2 and not parts[1].rstrip().endswith("|"):
+                target = parts[1].strip()
+                # kaldi ark references are "path:offset"
+                if ":" in target and target.rsplit(":", 1)[1].isdigit():
+                    arks.add(target.rsplit(":", 1)[0])
+    return arks
 
 
 def key(args: str, inputs: list[str]) -> str:
