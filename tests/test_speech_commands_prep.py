@@ -148,3 +148,21 @@ def test_v1_30_needs_all_thirty_words(corpus, tmp_path):
     # The tiny corpus has 13 of the 30 words: the first missing one (alphabetically) is named.
     r = data_prep("--task", "v1-30", str(corpus["corpus"]), str(tmp_path / "data"))
     assert r.returncode == 1 and "bird (" in r.stderr
+
+
+@pytest.mark.parametrize("task,version", [("v1-30", 1), ("v2-35", 2)])
+def test_full_word_tasks_have_one_class_per_word_in_every_split(tmp_path, task, version):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sc_prep", LOCAL / "data_prep.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    words = mod.TASKS[task]
+    c = make_speech_commands(tmp_path / "sc", version=version, words=words, speakers=3)
+    p = data_prep("--task", task, str(c["corpus"]), str(tmp_path / "data"))
+    assert p.returncode == 0, p.stderr
+    for split in ("train", "dev", "test"):
+        labels = labels_of(tmp_path / "data" / split)
+        assert sorted(labels) == sorted(words), split  # no _unknown_ / _silence_ for the full-word tasks
+        assert all(n == 1 for n in labels.values())
+    assert (tmp_path / "data" / "labels.txt").read_text().split() == list(words)
