@@ -52,23 +52,24 @@ def plan(lines: dict[str, str], speakers: list[str], all_speakers: bool) -> list
     return sorted(out)
 
 
-def run(args) -> str:
-    synth = get_synthesizer(args.backend)
-    if args.list_speakers:
-        print("\n".join(synth.speakers()))
-        return ""
-    if args.text is None or args.out_dir is None:
-        raise S2SError("--text and --out-dir are required (or use --list-speakers)")
-    if not 1 <= args.job <= args.nj:
-        raise S2SError(f"--job {args.job} is outside 1..{args.nj}")
+def choose_speakers(synth, args) -> list[str]:
+    """The speakers of this run: --speakers (checked before any work) or a seeded draw from the grid."""
     if args.speakers:
         speakers = sorted(set(args.speakers))
         for spk in speakers:
             synth.speaker(spk)  # fail before any work on a bad id
-    else:
-        grid = synth.speakers()
-        speakers = sorted(random.Random(args.seed).sample(grid, min(args.num_speakers, len(grid))))
+        return speakers
+    grid = synth.speakers()
+    return sorted(random.Random(args.seed).sample(grid, min(args.num_speakers, len(grid))))
 
+
+def job_share(args, speakers: list[str]) -> tuple[list[tuple[str, str, str]], Counter, int]:
+    """This job's (utt, speaker, text) triples from --text, normalised; also the
+    normalisation counts and the number of lines left empty (skipped)."""
+    if args.text is None or args.out_dir is None:
+        raise S2SError("--text and --out-dir are required (or use --list-speakers)")
+    if not 1 <= args.job <= args.nj:
+        raise S2SError(f"--job {args.job} is outside 1..{args.nj}")
     changes: Counter = Counter()
     lines, skipped = {}, 0
     for utt, raw in read_table(args.text, allow_empty_value=True).items():
@@ -78,16 +79,31 @@ def run(args) -> str:
             lines[utt] = norm.text
         else:
             skipped += 1
-    share = plan(lines, speakers, args.all_speakers)[args.job - 1::args.nj]
-    tables = synthesize_to_files(share, args.out_dir / "wav", args.sample_rate)
+    return plan(lines, speakers, args.all_speakers)[args.job - 1::args.nj], changes, skipped
+
+
+def write_job_tables(args, tables: dict[str, dict[str, str]], n_speakers: int, changes: Counter,
+                     skipped: int, extra: str = "") -> str:
+    """Write this job's Kaldi tables (OUT or OUT/split<N>/<J>) and return the summary line."""
     data_dir = args.out_dir if args.nj == 1 else args.out_dir / f"split{args.nj}" / str(args.job)
     for name, table in tables.items():
         write_table(data_dir / name, table)
     write_table(data_dir / "spk2utt", utt2spk_to_spk2utt(tables["utt2spk"]))
     hours = sum(float(d) for d in tables["utt2dur"].values()) / 3600
     changed = ", ".join(f"{n} {k}" for k, n in sorted(changes.items())) or "nothing"
-    return (f"{data_dir}: {len(share)} utterances ({hours:.3f} h) from {len(speakers)} speakers; "
-            f"normalisation changed {changed}; skipped {skipped} lines empty after normalisation")
+    return (f"{data_dir}: {len(tables['utt2spk'])} utterances ({hours:.3f} h) from {n_speakers} speakers; "
+            f"{extra}normalisation changed {changed}; skipped {skipped} lines empty after normalisation")
+
+
+def run(args) -> str:
+    synth = get_synthesizer(args.backend)
+    if args.list_speakers:
+        print("\n".join(synth.speakers()))
+        return ""
+    speakers = choose_speakers(synth, args)
+    share, changes, skipped = job_share(args, speakers)
+    tables = synthesize_to_files(share, args.out_dir / "wav", args.sample_rate)
+    return write_job_tables(args, tables, len(speakers), changes, skipped)
 
 
 def main(argv=None) -> int:

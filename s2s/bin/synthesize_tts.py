@@ -14,12 +14,9 @@ decoder hit the step limit without stopping are kept and counted in the summary.
 from __future__ import annotations
 
 import argparse
-import random
 import sys
-from collections import Counter
 from pathlib import Path
 
-from s2s.data.datadir import read_table, utt2spk_to_spk2utt, write_table
 from s2s.errors import S2SError
 
 
@@ -45,37 +42,17 @@ def get_parser() -> argparse.ArgumentParser:
 def run(args) -> str:
     import torch
 
-    from s2s.bin.synthesize import plan
+    from s2s.bin.synthesize import choose_speakers, job_share, write_job_tables
     from s2s.synth.engines import save_wav
     from s2s.synth.tacotron import TacotronSynthesizer
-    from s2s.synth.text import normalize_text
 
     synth = TacotronSynthesizer(args.model, device=args.device, griffin_lim_iters=args.griffin_lim_iters,
                                 seed=args.seed)
     if args.list_speakers:
         print("\n".join(synth.speakers()))
         return ""
-    if args.text is None or args.out_dir is None:
-        raise S2SError("--text and --out-dir are required (or use --list-speakers)")
-    if not 1 <= args.job <= args.nj:
-        raise S2SError(f"--job {args.job} is outside 1..{args.nj}")
-    if args.speakers:
-        speakers = sorted(set(args.speakers))
-        for spk in speakers:
-            synth.speaker(spk)
-    else:
-        grid = synth.speakers()
-        speakers = sorted(random.Random(args.seed).sample(grid, min(args.num_speakers, len(grid))))
-    changes: Counter = Counter()
-    lines, skipped = {}, 0
-    for utt, raw in read_table(args.text, allow_empty_value=True).items():
-        norm = normalize_text(raw)
-        changes.update(norm.changes)
-        if norm.text:
-            lines[utt] = norm.text
-        else:
-            skipped += 1
-    share = plan(lines, speakers, args.all_speakers)[args.job - 1::args.nj]
+    speakers = choose_speakers(synth, args)
+    share, changes, skipped = job_share(args, speakers)
     wav_dir = (args.out_dir / "wav").resolve()
     tables: dict[str, dict[str, str]] = {"wav.scp": {}, "text": {}, "utt2spk": {}, "utt2dur": {}}
     unstopped = 0
@@ -94,15 +71,8 @@ def run(args) -> str:
         tables["text"][utt] = text
         tables["utt2spk"][utt] = spk
         tables["utt2dur"][utt] = f"{len(wav) / args.sample_rate:.4f}"
-    data_dir = args.out_dir if args.nj == 1 else args.out_dir / f"split{args.nj}" / str(args.job)
-    for name, table in tables.items():
-        write_table(data_dir / name, table)
-    write_table(data_dir / "spk2utt", utt2spk_to_spk2utt(tables["utt2spk"]))
-    hours = sum(float(d) for d in tables["utt2dur"].values()) / 3600
-    changed = ", ".join(f"{n} {k}" for k, n in sorted(changes.items())) or "nothing"
-    return (f"{data_dir}: {len(share)} utterances ({hours:.3f} h) from {len(speakers)} speakers; "
-            f"{unstopped} reached the decoder step limit; normalisation changed {changed}; "
-            f"skipped {skipped} lines empty after normalisation")
+    return write_job_tables(args, tables, len(speakers), changes, skipped,
+                            extra=f"{unstopped} reached the decoder step limit; ")
 
 
 def main(argv=None) -> int:
