@@ -114,6 +114,19 @@ def test_forward_shapes_and_padding_do_not_change_an_utterance():
     assert torch.allclose(alone[1], after[1:], atol=1e-5)
 
 
+def test_stop_token_is_not_heeded_before_the_minimum_length():
+    torch.manual_seed(0)
+    model = Tacotron2(n_mels=20, **{**SMALL, "dropout": 0.0}).eval()
+    with torch.no_grad():  # a stop token that is certain from the first step
+        model.stop_proj.weight.zero_()
+        model.stop_proj.bias.fill_(20.0)
+    ids = torch.tensor(text_to_ids("hello there"))
+    mel, align, stopped = model.infer(ids, max_steps=50)
+    assert stopped and align.shape[0] == 1
+    mel, align, stopped = model.infer(ids, max_steps=50, min_steps=7)
+    assert stopped and align.shape[0] == 7 and mel.shape[0] == 7 * model.r
+
+
 def test_text_outside_the_symbol_set_is_normalised_not_an_error():
     ids = text_to_ids("Call me at 7:30, OK? Ünïcode 東京 & co.")
     text = "".join(SYMBOLS[i] for i in ids[:-1])

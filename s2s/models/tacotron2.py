@@ -217,12 +217,14 @@ class Tacotron2(nn.Module):
 
     # -------------------------------------------------------------- inference
     @torch.no_grad()
-    def infer(self, ids: torch.Tensor, speaker: int = 0, max_steps: int | None = None):
+    def infer(self, ids: torch.Tensor, speaker: int = 0, max_steps: int | None = None, min_steps: int = 0):
         """Synthesize one sentence: ``ids`` (N,) ending with EOS -> ``(mel (T, n_mels), alignment (T/r, N), stopped)``.
 
         Decoding ends when the stop token fires or (``stop_on_attention``) when the attention
         has stayed on the final EOS symbol for 3 steps; ``stopped`` is False when it ran to
-        ``max_steps`` instead.
+        ``max_steps`` instead. Neither criterion is heeded before ``min_steps`` decoder steps,
+        so a stop token that fires at once on an unfamiliar sentence cannot cut it to nothing
+        (ESPnet's ``minlenratio`` plays the same role).
         """
         ids = ids[None]
         lengths = torch.tensor([ids.shape[1]], device=ids.device)
@@ -233,12 +235,14 @@ class Tacotron2(nn.Module):
         s = self._init_state(memory)
         frame = memory.new_zeros(1, self.n_mels)
         outs, aligns, stopped, at_end = [], [], False, 0
-        for _ in range(max_steps or self.max_decoder_steps):
+        for step in range(max_steps or self.max_decoder_steps):
             m, g, w = self._step(self.prenet(frame), s, memory, processed, mask)
             m = m.view(1, self.r, self.n_mels)
             outs.append(m)
             aligns.append(w)
             frame = m[:, -1]
+            if step + 1 < min_steps:
+                continue
             if torch.sigmoid(g).max() > self.stop_threshold:
                 stopped = True
                 break

@@ -12,6 +12,7 @@ checkpoint is then required) and the Debian engines otherwise.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ class TacotronSynthesizer:
     backend = BACKEND
 
     def __init__(self, checkpoint, device: str = "cpu", griffin_lim_iters: int = 32, max_decoder_steps: int = 0,
-                 seed: int = 0):
+                 seed: int = 0, min_seconds_per_symbol: float = 0.03):
         from s2s.synth.griffinlim import GriffinLim
         from s2s.train.checkpoint import load_model
 
@@ -43,6 +44,10 @@ class TacotronSynthesizer:
         self.frame_shift = self.vocoder.hop / self.model_sample_rate
         self.max_decoder_steps = max_decoder_steps
         self.seed = seed
+        # Floor on the length of what is spoken. Fast read speech runs at about 15-20 characters
+        # a second; 0.03 s a symbol (33 a second) is faster than anyone talks, so the floor only
+        # stops a stop token that fires before the text can have been read.
+        self.min_seconds_per_symbol = min_seconds_per_symbol
 
     def speakers(self) -> list[str]:
         """Speaker ids, one per training speaker, sorted."""
@@ -65,7 +70,8 @@ class TacotronSynthesizer:
         ids = torch.tensor(text_to_ids(text), dtype=torch.long, device=self.device)
         steps = self.max_decoder_steps or max(int(20.0 / self.frame_shift / self.model.r),
                                               25 * len(ids) // self.model.r)
-        return self.model.infer(ids, self.speaker(speaker), max_steps=steps)
+        min_steps = int(math.ceil(self.min_seconds_per_symbol * len(ids) / self.frame_shift / self.model.r))
+        return self.model.infer(ids, self.speaker(speaker), max_steps=steps, min_steps=min(min_steps, steps))
 
     def synthesize(self, texts: list[str], speaker: str, sample_rate: int = 16000) -> list[np.ndarray]:
         """Speak each text; float32 mono arrays at ``sample_rate``. An empty text gives an empty array."""
