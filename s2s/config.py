@@ -6,12 +6,16 @@ and values of the wrong type before anything runs. Keys ending in ``_conf`` are
 free-form mappings checked later by the registry of the component they configure.
 
 Overrides: ``--optim_conf.lr 0.01`` or ``optim_conf.lr=0.01``; values are parsed
-as YAML (so ``true``, ``[1, 2]`` and ``null`` work).
+as YAML (so ``true``, ``[1, 2]`` and ``null`` work). A dotted override changes one
+entry and keeps the rest; a whole ``*_conf`` mapping given at once
+(``--optim_conf '{lr: 0.002}'``, ``--specaug_conf '{}'``) replaces the file's mapping,
+so switching ``--optim adamw`` does not inherit the file's NovoGrad betas.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +25,32 @@ from s2s.errors import S2SError
 from s2s.io import atomic_open
 
 
+class Loader(yaml.SafeLoader):
+    """YAML 1.1 safe loading, except that ``1e-3`` is a float (plain PyYAML reads it as a string)."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def safe_load(text):
+    """``yaml.safe_load`` with exponent floats (``1e-3``) read as numbers."""
+    return yaml.load(text, Loader=Loader)
+
+
 def load_yaml(path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise S2SError(f"{path}: config file not found; check the --config path")
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            data = safe_load(f)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -62,12 +85,18 @@ def parse_overrides(args: list[str]) -> dict:
             raise S2SError(f"cannot parse override {arg!r}; write --key VALUE or key=VALUE")
         key = key.replace("-", "_") if "." not in key else key
         try:
-            value = yaml.safe_load(raw) if raw != "" else ""
+            value = safe_load(raw) if raw != "" else ""
         except yaml.YAMLError:
             value = raw
+        if isinstance(value, dict) and key.split(".")[-1].endswith("_conf"):
+            value = _Replace(value)
         set_dotted(out, key, value)
         i += 1
     return out
+
+
+class _Replace(dict):
+    """A ``*_conf`` mapping given whole on the command line: it replaces, not merges."""
 
 
 def set_dotted(d: dict, key: str, value) -> None:
@@ -83,7 +112,9 @@ def merge(base: dict, update: dict) -> dict:
     """Deep-merge ``update`` into a copy of ``base``."""
     out = copy.deepcopy(base)
     for k, v in update.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
+        if isinstance(v, _Replace):
+            out[k] = copy.deepcopy(dict(v))
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)

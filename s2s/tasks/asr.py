@@ -36,12 +36,12 @@ def load_tokenizer(lang: str):
 def frontend_conf_for(data_dir: str, conf_frontend: dict | None) -> dict | None:
     """The feature settings of a data dir: DATA/frontend.yaml written by utils/make_feats.sh,
     else the config's ``frontend_conf`` (used to compute features on the fly)."""
-    import yaml
+    from s2s.config import safe_load
 
     f = Path(data_dir) / "frontend.yaml"
     if f.is_file():
         with open(f, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return safe_load(fh)
     return conf_frontend
 
 
