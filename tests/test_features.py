@@ -216,7 +216,7 @@ def test_compute_feats_jobs_cover_the_data_and_match_the_frontend(tmp_path):
     for job in (1, 2):
         feats.update(kaldiio.load_scp(str(out / f"feats.{job}.scp")))
     assert sorted(feats) == [f"utt{i}" for i in range(5)]
-    assert (out / "utt2num_frames.1").read_text().split() == ["utt0", str(feats["utt0"].shape[0]),
+    assert (out / "feats.utt2num_frames.1").read_text().split() == ["utt0", str(feats["utt0"].shape[0]),
                                                               "utt1", str(feats["utt1"].shape[0])]
     # one job over everything gives the same numbers: dither is seeded per utterance
     assert compute_feats("--conf", conf, "--data", data, "--out-dir", tmp_path / "one") == 0
@@ -279,6 +279,23 @@ def test_make_feats_merges_sorted_outputs_and_skips_a_rerun(tmp_path):
     r = make_feats_sh(tmp_path, data, conf)
     assert r.returncode == 0 and "up to date" not in r.stdout
     assert next(iter(kaldiio.load_scp(str(data / "feats.scp")).values())).shape[1] == 23
+
+
+def test_two_sets_sharing_one_feat_dir_keep_their_own_archives(tmp_path):
+    data, conf = make_data(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "wav.scp").write_text("\n".join((data / "wav.scp").read_text().splitlines()[:2]) + "\n")
+    for d in (data, other):
+        r = make_feats_sh(tmp_path, d, conf)
+        assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(p.name for p in (tmp_path / "fbank").glob("*.ark")) == [
+        "feats_data.1.ark", "feats_data.2.ark", "feats_other.1.ark", "feats_other.2.ark"]
+    # the first set's features are still there and still its own
+    assert len(kaldiio.load_scp(str(data / "feats.scp"))) == 5
+    assert len(kaldiio.load_scp(str(other / "feats.scp"))) == 2
+    r = make_feats_sh(tmp_path, data, conf)
+    assert "up to date" in r.stdout
 
 
 def test_make_feats_failure_leaves_no_feats_scp(tmp_path):

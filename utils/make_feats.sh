@@ -4,7 +4,8 @@
 # Usage: utils/make_feats.sh [options] <data-dir> <log-dir> <feat-dir>
 #  e.g.: utils/make_feats.sh --nj 8 --cmd "$train_cmd" --conf conf/fbank.yaml data/train exp/make_feats/train fbank
 #
-# Writes <feat-dir>/feats.JOB.{ark,scp} and <data-dir>/{feats.scp,utt2num_frames,frontend.yaml}.
+# Writes <feat-dir>/feats_<name>.JOB.{ark,scp} (<name>: the data dir's name, so several sets can
+# share one <feat-dir>) and <data-dir>/{feats.scp,utt2num_frames,frontend.yaml}.
 # The front end (fbank, mfcc, logmel and their options) comes from --conf (YAML); frontend.yaml
 # is the fully resolved config, which training stores in the model.
 # A re-run with the same config, wav.scp and segments, whose outputs are intact, is skipped.
@@ -57,25 +58,26 @@ fi
 
 # From here on, the old outputs are invalid: remove them first so that a crash leaves none.
 rm -f "$stamp" "$data/feats.scp" "$data/utt2num_frames" "$data/frontend.yaml"
-rm -f "$featdir"/feats.*.scp "$featdir"/utt2num_frames.*
+name=$(basename "$data")
+prefix=feats_$name
+rm -f "$featdir/$prefix".*.scp "$featdir/$prefix".utt2num_frames.*
 
 opts=""
 [ "$compress" = true ] && opts="--compress"
-name=$(basename "$data")
 if ! $cmd JOB=1:$nj "$logdir/make_feats_$name.JOB.log" \
     python3 -m s2s.bin.compute_feats --conf "$conf" --data "$data" --out-dir "$featdir" \
-      --nj $nj --job JOB $opts; then
+      --nj $nj --job JOB --name "$prefix" $opts; then
   echo "$0: feature extraction failed; see $logdir/make_feats_$name.*.log" >&2
   exit 1
 fi
 
 for j in $(seq $nj); do
-  for f in "$featdir/feats.$j.scp" "$featdir/utt2num_frames.$j"; do
+  for f in "$featdir/$prefix.$j.scp" "$featdir/$prefix.utt2num_frames.$j"; do
     [ -f "$f" ] || { echo "$0: job $j left no $f; see $logdir/make_feats_$name.$j.log" >&2; exit 1; }
   done
 done
-for j in $(seq $nj); do cat "$featdir/utt2num_frames.$j"; done | sort > "$data/utt2num_frames.tmp"
-for j in $(seq $nj); do cat "$featdir/feats.$j.scp"; done | sort > "$data/feats.scp.tmp"
+for j in $(seq $nj); do cat "$featdir/$prefix.utt2num_frames.$j"; done | sort > "$data/utt2num_frames.tmp"
+for j in $(seq $nj); do cat "$featdir/$prefix.$j.scp"; done | sort > "$data/feats.scp.tmp"
 
 nwav=$(if [ -f "$data/segments" ]; then wc -l < "$data/segments"; else wc -l < "$data/wav.scp"; fi)
 nfeat=$(wc -l < "$data/feats.scp.tmp")

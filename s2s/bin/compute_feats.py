@@ -1,11 +1,14 @@
 """Compute features for one job's share of a data directory and write them as Kaldi ark/scp.
 
-    python -m s2s.bin.compute_feats --conf conf/fbank.yaml --data data/train --out-dir fbank [--nj 4 --job 2] [--compress]
+    python -m s2s.bin.compute_feats --conf conf/fbank.yaml --data data/train --out-dir fbank [--nj 4 --job 2]
+        [--name feats_train] [--compress]
 
 Job J of N takes ``DIR/split{N}/{J}`` when that exists (utils/split_data.sh),
 otherwise the J-th contiguous slice of the sorted utterance list. Writes
-``OUT/feats.J.ark``, ``OUT/feats.J.scp`` (absolute ark paths, sorted) and
-``OUT/utt2num_frames.J``; each appears under its final name only when
+``OUT/NAME.J.ark``, ``OUT/NAME.J.scp`` (absolute ark paths, sorted) and
+``OUT/NAME.utt2num_frames.J`` (NAME is ``--name``, default ``feats``;
+utils/make_feats.sh uses ``feats_<data dir name>`` so sets can share one OUT);
+each appears under its final name only when
 complete, the scp last. Dither noise is seeded per utterance from ``seed`` and
 the utterance id, so results do not depend on the number of jobs.
 
@@ -53,11 +56,11 @@ def utt_generator(seed: int, utt: str) -> torch.Generator:
 
 
 def compute_job(frontend: Frontend, data: Path, out_dir: Path, nj: int = 1, job: int = 1,
-                compress: bool = False) -> int:
+                compress: bool = False, name: str = "feats") -> int:
     """Compute and write job ``job``'s features; return the number of utterances written."""
     src, utts = job_data(data, nj, job)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ark = (out_dir / f"feats.{job}.ark").resolve()
+    ark = (out_dir / f"{name}.{job}.ark").resolve()
     conf = frontend.conf
     scp_lines: dict[str, str] = {}
     num_frames: dict[str, str] = {}
@@ -75,8 +78,8 @@ def compute_job(frontend: Frontend, data: Path, out_dir: Path, nj: int = 1, job:
             kaldiio.save_ark(f, {utt: feats}, compression_method=compression)
             scp_lines[utt] = f"{ark}:{offset}"
             num_frames[utt] = str(feats.shape[0])
-    write_table(out_dir / f"utt2num_frames.{job}", num_frames)
-    write_table(out_dir / f"feats.{job}.scp", scp_lines)
+    write_table(out_dir / f"{name}.utt2num_frames.{job}", num_frames)
+    write_table(out_dir / f"{name}.{job}.scp", scp_lines)
     return len(scp_lines)
 
 
@@ -85,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--conf", required=True, help="frontend YAML, e.g. {type: fbank, num_mel_bins: 80}")
     ap.add_argument("--data", help="Kaldi data directory (wav.scp [+ segments])")
-    ap.add_argument("--out-dir", help="where feats.J.ark/.scp and utt2num_frames.J go")
+    ap.add_argument("--out-dir", help="where NAME.J.ark/.scp and NAME.utt2num_frames.J go")
+    ap.add_argument("--name", default="feats", help="file name prefix in --out-dir (default feats)")
     ap.add_argument("--nj", type=int, default=1)
     ap.add_argument("--job", type=int, default=1)
     ap.add_argument("--compress", action="store_true", help="Kaldi-compressed matrices (about 4x smaller)")
@@ -99,9 +103,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.data or not args.out_dir:
             raise S2SError("--data and --out-dir are required (unless --print-config)")
+        if not args.name or "/" in args.name or args.name.startswith("."):
+            raise S2SError(f"--name {args.name!r}: give a plain file name prefix such as feats_train")
         torch.set_num_threads(1)  # one job per core; run.pl provides the parallelism
         t0 = time.time()
-        n = compute_job(frontend, Path(args.data), Path(args.out_dir), args.nj, args.job, args.compress)
+        n = compute_job(frontend, Path(args.data), Path(args.out_dir), args.nj, args.job, args.compress,
+                        args.name)
         print(f"compute_feats: job {args.job}/{args.nj}: {n} utterances, {frontend.conf['type']} "
               f"dim {frontend.dim}, {time.time() - t0:.1f} s", file=sys.stderr)
     except S2SError as e:
