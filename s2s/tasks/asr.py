@@ -75,6 +75,23 @@ class CmvnStats:
     def from_meta(cls, m: dict) -> "CmvnStats":
         return cls(m["mode"], m.get("mean"), m.get("std"))
 
+    @classmethod
+    def from_config(cls, conf: dict, first_dir: str | None) -> "CmvnStats":
+        """``cmvn`` / ``cmvn_file`` of a task config; global stats default to FIRST_DIR/cmvn.ark."""
+        mode = conf.get("cmvn", "global")
+        if mode != "global":
+            return cls(mode)
+        path = conf.get("cmvn_file") or (str(Path(first_dir) / "cmvn.ark") if first_dir else None)
+        if path is None or not Path(path).is_file():
+            raise S2SError(
+                f"{path}: global CMVN stats not found; run utils/compute_cmvn_stats.sh on the training data "
+                f"or set cmvn: utterance"
+            )
+        from s2s.data.cmvn import load_cmvn
+
+        mean, std = load_cmvn(path)
+        return cls("global", mean, std)
+
 
 class FeatureSource:
     """Turns a data dir entry into a (T, D) float tensor: from feats.scp or from audio."""
@@ -99,6 +116,51 @@ class FeatureSource:
     def from_audio(self, wav: np.ndarray, sr: int) -> torch.Tensor:
         return self.frontend(wav, sr)
 
+    def sources(self, dd: DataDir) -> tuple[dict, dict]:
+        """Where each utterance of ``dd`` comes from, and the frame counts known without loading.
+
+        Returns ``(src, n_frames)``: ``src[utt]`` is ``("scp", loader, key)`` when the dir has
+        feats.scp, else ``("wav", wav.scp entry, (start, end) or None)`` (segments honoured);
+        ``n_frames[utt]`` comes from utt2num_frames, or from utt2dur / segment times and the
+        front end's frame shift. Pass ``src[utt]`` to ``load``.
+        """
+        import kaldiio
+
+        if dd.has("feats.scp"):
+            loader = kaldiio.load_scp(str(dd.file("feats.scp")))
+            return {u: ("scp", loader, u) for u in loader.keys()}, dd.table("utt2num_frames", required=False)
+        wav, segs = dd.wav_scp(), dd.segments()
+        shift = float(self.frontend.frame_shift)
+        src, n_frames = {}, {}
+        if segs is None:
+            durs = dd.table("utt2dur", required=False)
+            for u, spec in wav.items():
+                src[u] = ("wav", spec, None)
+                if u in durs:
+                    n_frames[u] = str(int(float(durs[u]) / shift))
+            return src, n_frames
+        for u, (rec, start, end) in segs.items():
+            if rec not in wav:
+                raise S2SError(f"{dd.file('segments')}: recording {rec!r} of {u!r} is not in wav.scp")
+            src[u] = ("wav", wav[rec], (start, end))
+            if end > 0:
+                n_frames[u] = str(int((end - start) / shift))
+        return src, n_frames
+
+    def load(self, src) -> torch.Tensor:
+        """The (T, D) features of one ``sources`` entry: read from the ark, or computed from audio."""
+        if src[0] == "scp":
+            return torch.from_numpy(np.array(src[1][src[2]], dtype=np.float32))
+        from s2s.data.audio import load_audio
+
+        conf = self.frontend.conf
+        wav, sr = load_audio(src[1], target_sr=conf.get("sample_rate"), resample=conf.get("resample", False),
+                             context=src[1])
+        if src[2] is not None:
+            start, end = src[2]
+            wav = wav[int(start * sr): (int(end * sr) if end > 0 else None)]
+        return self.from_audio(wav, sr)
+
 
 # ---------------------------------------------------------------------------- dataset
 class AsrDataset:
@@ -106,8 +168,6 @@ class AsrDataset:
 
     def __init__(self, data_dirs: list[str], tokenizer, features: FeatureSource, cmvn: CmvnStats,
                  augment=None, max_frames: int = 0):
-        import kaldiio
-
         self.tokenizer = tokenizer
         self.features = features
         self.cmvn = cmvn
@@ -121,29 +181,7 @@ class AsrDataset:
         for d in data_dirs:
             dd = DataDir(d)
             text = dd.text()
-            if dd.has("feats.scp"):
-                loader = kaldiio.load_scp(str(dd.file("feats.scp")))
-                n_frames = dd.table("utt2num_frames", required=False)
-                src = {u: ("scp", loader, u) for u in loader.keys()}
-            else:
-                wav = dd.wav_scp()
-                segs = dd.segments()
-                durs = dd.table("utt2dur", required=False)
-                shift = float(features.frontend.frame_shift)
-                n_frames = {}
-                src = {}
-                if segs is None:
-                    for u, spec in wav.items():
-                        src[u] = ("wav", spec, None)
-                        if u in durs:
-                            n_frames[u] = str(int(float(durs[u]) / shift))
-                else:
-                    for u, (rec, start, end) in segs.items():
-                        if rec not in wav:
-                            raise S2SError(f"{dd.file('segments')}: recording {rec!r} of {u!r} is not in wav.scp")
-                        src[u] = ("wav", wav[rec], (start, end))
-                        if end > 0:
-                            n_frames[u] = str(int((end - start) / shift))
+            src, n_frames = features.sources(dd)
             for lineno, (u, words) in enumerate(text.items(), 1):
                 if u not in src:
                     raise S2SError(
@@ -155,7 +193,7 @@ class AsrDataset:
                 if u in n_frames:
                     n = int(n_frames[u])
                 else:
-                    n = self._load(src[u]).shape[0]
+                    n = features.load(src[u]).shape[0]
                 if max_frames and n > max_frames:
                     skipped_long += 1
                     continue
@@ -169,24 +207,11 @@ class AsrDataset:
         if not self.ids:
             raise S2SError(f"{', '.join(data_dirs)}: no utterances to use")
 
-    def _load(self, src) -> torch.Tensor:
-        if src[0] == "scp":
-            return torch.from_numpy(np.array(src[1][src[2]], dtype=np.float32))
-        from s2s.data.audio import load_audio
-
-        conf = self.features.frontend.conf
-        wav, sr = load_audio(src[1], target_sr=conf.get("sample_rate"), resample=conf.get("resample", False),
-                             context=src[1])
-        if src[2] is not None:
-            start, end = src[2]
-            wav = wav[int(start * sr): (int(end * sr) if end > 0 else None)]
-        return self.features.from_audio(wav, sr)
-
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, i: int) -> dict:
-        feats = self.cmvn(self._load(self._feats[i]))
+        feats = self.cmvn(self.features.load(self._feats[i]))
         if self.augment is not None:
             feats = self.augment(feats)
         return {"id": self.ids[i], "feats": feats, "tokens": torch.tensor(self.targets[i], dtype=torch.long),
@@ -240,23 +265,8 @@ class AsrTask(Task):
         first = train_dirs[0] if train_dirs else None
         self.frontend_conf = frontend_conf_for(first, conf.get("frontend_conf")) if first else conf.get("frontend_conf")
         self.features = FeatureSource(self.frontend_conf)
-        self.cmvn = self._cmvn(conf, first)
+        self.cmvn = CmvnStats.from_config(conf, first)
         self._input_dim = None
-
-    def _cmvn(self, conf, first_dir) -> CmvnStats:
-        mode = conf.get("cmvn", "global")
-        if mode != "global":
-            return CmvnStats(mode)
-        path = conf.get("cmvn_file") or (str(Path(first_dir) / "cmvn.ark") if first_dir else None)
-        if path is None or not Path(path).is_file():
-            raise S2SError(
-                f"{path}: global CMVN stats not found; run utils/compute_cmvn_stats.sh on the training data "
-                f"or set cmvn: utterance"
-            )
-        from s2s.data.cmvn import load_cmvn
-
-        mean, std = load_cmvn(path)
-        return CmvnStats("global", mean, std)
 
     # -- data
     def dataset(self, split: str):

@@ -249,7 +249,7 @@ class ClassifyTask(Task):
         self.features = FeatureSource(self.frontend_conf)
         self.shape = ClipShape(self.features, float(conf["clip_seconds"]))
         self.labels = self._labels(conf, first)
-        self.cmvn = self._cmvn(conf, first)
+        self.cmvn = CmvnStats.from_config(conf, first)
 
     @staticmethod
     def _labels(conf: dict, first_dir: str | None) -> list[str]:
@@ -261,20 +261,6 @@ class ClassifyTask(Task):
         if beside.is_file():
             return read_labels(beside)
         return sorted(set(DataDir(first_dir).text().values()))
-
-    @staticmethod
-    def _cmvn(conf: dict, first_dir: str | None) -> CmvnStats:
-        mode = conf.get("cmvn", "global")
-        if mode != "global":
-            return CmvnStats(mode)
-        path = conf.get("cmvn_file") or (str(Path(first_dir) / "cmvn.ark") if first_dir else None)
-        if path is None or not Path(path).is_file():
-            raise S2SError(f"{path}: global CMVN stats not found; run utils/compute_cmvn_stats.sh on the "
-                           f"training data or set cmvn: utterance")
-        from s2s.data.cmvn import load_cmvn
-
-        mean, std = load_cmvn(path)
-        return CmvnStats("global", mean, std)
 
     # -- data
     def dataset(self, split: str):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -35,23 +34,13 @@ class TtsDataset:
 
     def __init__(self, data_dirs: list[str], features: FeatureSource, speakers: dict[str, int],
                  max_frames: int = 0):
-        import kaldiio
-
         self.features = features
         self.ids, self.symbols, self.speakers, self.lengths, self._src = [], [], [], [], []
         skipped_long = skipped_empty = 0
         for d in data_dirs:
             dd = DataDir(d)
             text, utt2spk = dd.text(), dd.utt2spk()
-            if dd.has("feats.scp"):
-                loader = kaldiio.load_scp(str(dd.file("feats.scp")))
-                n_frames = dd.table("utt2num_frames", required=False)
-                src = {u: ("scp", loader, u) for u in loader.keys()}
-            else:
-                if dd.segments() is not None:
-                    raise S2SError(f"{d}: TTS training reads whole recordings; this data dir has segments. "
-                                   f"Dump features first with utils/make_feats.sh")
-                n_frames, src = {}, {u: ("wav", spec) for u, spec in dd.wav_scp().items()}
+            src, n_frames = features.sources(dd)
             for lineno, (u, words) in enumerate(text.items(), 1):
                 if u not in src:
                     raise S2SError(f"{dd.file('text')}:{lineno}: utterance {u!r} has no features/audio; "
@@ -60,7 +49,7 @@ class TtsDataset:
                 if len(ids) <= 1:  # nothing speakable left after normalisation
                     skipped_empty += 1
                     continue
-                n = int(n_frames[u]) if u in n_frames else self._load(src[u]).shape[0]
+                n = int(n_frames[u]) if u in n_frames else features.load(src[u]).shape[0]
                 if max_frames and n > max_frames:
                     skipped_long += 1
                     continue
@@ -76,22 +65,12 @@ class TtsDataset:
         if not self.ids:
             raise S2SError(f"{', '.join(data_dirs)}: no utterances to use")
 
-    def _load(self, src) -> torch.Tensor:
-        if src[0] == "scp":
-            return torch.from_numpy(np.asarray(src[1][src[2]], dtype=np.float32))
-        from s2s.data.audio import load_audio
-
-        conf = self.features.frontend.conf
-        wav, sr = load_audio(src[1], target_sr=conf.get("sample_rate"), resample=conf.get("resample", False),
-                             context=src[1])
-        return self.features.from_audio(wav, sr)
-
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, i: int) -> dict:
         return {"id": self.ids[i], "symbols": torch.tensor(self.symbols[i], dtype=torch.long),
-                "speaker": self.speakers[i], "mel": self._load(self._src[i])}
+                "speaker": self.speakers[i], "mel": self.features.load(self._src[i])}
 
 
 def make_collate(reduction: int):
