@@ -301,3 +301,22 @@ def test_a_tiny_model_learns_a_toy_ctc_task(key):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.25 * losses[0], losses[::10]
+
+
+def test_zero_init_residual_starts_each_residual_block_as_its_projection():
+    torch.manual_seed(0)
+    model = small_model("quartznet", zero_init_residual=True)
+    blocks = [b for b in model.encoder.blocks if b.residuals]
+    assert blocks and all(torch.all(b.layers[-1].norm.weight == 0) for b in blocks)
+    assert all(torch.all(b.layers[0].norm.weight == 1) for b in model.encoder.blocks)  # only the last sub-layer
+    # a residual block's output is then the activated projection of its input alone
+    block = blocks[0]
+    block.eval()
+    x, n = torch.randn(2, block.layers[0].conv.in_channels if block.layers[0].depthwise is None
+                       else block.layers[0].depthwise.in_channels, 30), torch.tensor([30, 30])
+    out, _ = block(x, n, [(x, n)])
+    proj = block.residuals[0](x, n)[0]
+    torch.testing.assert_close(out, block.activation(proj + block.layers[-1].norm.bias[:, None]))
+    # the option is refused where there is nothing to zero
+    with pytest.raises(S2SError, match="zero_init_residual"):
+        small_model("wav2letter", zero_init_residual=True)

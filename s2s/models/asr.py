@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from s2s.errors import S2SError
 from s2s.models.layers import INITS, check_choice, init_weights
 from s2s.models.registry import ENCODERS
 from s2s.registry import check_kwargs
@@ -16,16 +17,25 @@ class AsrModel(nn.Module):
     """``encoder`` followed by a linear CTC head with ``vocab_size`` outputs (blank included).
 
     ``init`` (default | xavier_uniform | kaiming_normal) re-initialises every conv,
-    linear and recurrent weight of the model; biases become zero.
+    linear and recurrent weight of the model; biases become zero. ``zero_init_residual``
+    then zeroes the last batch-norm scale of every residual conv block, so each block
+    starts as its 1x1 residual projection (what got a small QuartzNet off the CTC
+    plateau on egs/mini; see egs/mini/RESULTS.md).
     """
 
-    def __init__(self, encoder: nn.Module, vocab_size: int, init: str = "xavier_uniform"):
+    def __init__(self, encoder: nn.Module, vocab_size: int, init: str = "xavier_uniform",
+                 zero_init_residual: bool = False):
         super().__init__()
         check_choice(init, INITS, "model_conf init")
         self.encoder = encoder
         self.head = nn.Linear(encoder.output_dim, vocab_size)
         self.vocab_size = vocab_size
         init_weights(self, init)
+        if zero_init_residual:
+            zeroed = [m.zero_init_residual() for m in self.modules() if hasattr(m, "zero_init_residual")]
+            if not any(zeroed):
+                raise S2SError("model_conf zero_init_residual: the encoder has no residual block with batch norm "
+                               "(set residual: true or dense_residual: true on a block, or drop the option)")
 
     def forward(self, feats: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """feats (B, T, D) with valid frames ``t < lengths[b]`` -> (logits (B, T', V), out_lengths (B,))."""

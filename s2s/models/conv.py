@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from s2s.errors import S2SError
@@ -190,6 +191,17 @@ class ConvBlock(nn.Module):
         )
         self.activation = make_activation(spec.activation)
         self.dropout = nn.Dropout(spec.dropout)
+
+    def zero_init_residual(self) -> bool:
+        """Zero the scale of the last sub-layer's batch norm in a residual block, so the block
+        starts as its residual projection (Goyal et al. 2017, arXiv 1706.02677; torchvision's
+        ``zero_init_residual``). Returns whether anything was zeroed."""
+        norm = self.layers[-1].norm
+        if not self.residuals or norm is None or norm.weight is None:
+            return False
+        with torch.no_grad():
+            norm.weight.zero_()
+        return True
 
     def forward(self, x: Tensor, lengths: Tensor, residual_inputs: list[tuple[Tensor, Tensor]]):
         last = len(self.layers) - 1

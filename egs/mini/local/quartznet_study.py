@@ -39,6 +39,21 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "torch_init": ("PyTorch's default init", ["--model_conf.init", "default"]),
     "batch_4000": ("batch_frames 4000 (3x the updates per epoch)", ["--batch_frames", "4000"]),
     "utt_cmvn": ("per-utterance CMVN instead of global", ["--cmvn", "utterance"]),
+    "small_kernels": ("kernels 11-25 (epilogue 29, dilation 2) instead of 33-87",
+                      ["--encoder_conf", "{blocks: [" + ", ".join([
+                          "{filters: 128, kernel: 11, stride: 2, separable: true}",
+                          "{filters: 128, kernel: 11, repeat: 3, residual: true, separable: true}",
+                          "{filters: 128, kernel: 13, repeat: 3, residual: true, separable: true}",
+                          "{filters: 192, kernel: 17, repeat: 3, residual: true, separable: true}",
+                          "{filters: 192, kernel: 21, repeat: 3, residual: true, separable: true}",
+                          "{filters: 192, kernel: 25, repeat: 3, residual: true, separable: true}",
+                          "{filters: 256, kernel: 29, dilation: 2, separable: true}",
+                          "{filters: 384, kernel: 1}"]) + "]}"]),
+    "zero_init_residual": ("last batch-norm scale of each residual block zeroed at init",
+                           ["--model_conf.zero_init_residual", "true"]),
+    "adamw_batch_4000": ("AdamW lr 0.002 and batch_frames 4000",
+                         ["--optim", "adamw", "--optim_conf", "{lr: 0.002, weight_decay: 0.001}",
+                          "--batch_frames", "4000"]),
 }
 
 
