@@ -140,7 +140,8 @@ def main() -> None:
         "<!-- quartznet-study: begin (written by local/quartznet_study.py) -->",
         "## QuartzNet on egs/mini: the plateau study",
         "",
-        f"{CONFIG} at batch_frames 12000 and one change each, up to {args.epochs} epochs (48 steps each). "
+        f"{CONFIG} with the paper's kernel sizes (33-87) at batch_frames 12000, and one change each; up to "
+        f"{args.epochs} epochs (48 steps each). "
         f"\"Plateau epochs\": epochs whose dev WER stayed >= {PLATEAU_WER:.0f} % (blank or "
         "near-blank output). Dev WER after each epoch; training loss (per utterance, mean of the 25 steps "
         "before) at step 225 (the end of the fifth epoch at batch_frames 12000); the last epoch's dev loss and WER.",
