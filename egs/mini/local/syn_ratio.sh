@@ -15,11 +15,11 @@
 # feats.scp, data/lang/tokens.txt, and $feats_config (the front end of data/train).
 # Writes: data/train_nat, data/train_nat_syn (audio, tables, features), data/train_aug<NN>,
 # exp/syn_<NN>/ (model, decode_test), and a "Synthetic speech" table in RESULTS.md
-# (replaced on every run). Usage (from egs/mini): local/syn_ratio.sh [--steps 600] [--nj 2]
+# (replaced on every run). Usage (from egs/mini): local/syn_ratio.sh [--steps 1200] [--nj 2]
 set -euo pipefail
 
 nj=2
-steps=300                                 # optimizer steps per model (same for every ratio)
+steps=1200                                # optimizer steps per model (same for every ratio)
 ratios="100:0 66:33 50:50 33:66 0:100"    # natural:synthetic, utterances
 natural_backend=espeak-ng                 # training voices treated as natural speech
 syn_backend=flite                         # the synthesizer
