@@ -7,18 +7,15 @@ transcribes single files with s2s-transcribe.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from mini_workdir import mini_workdir
 
-ROOT = Path(__file__).resolve().parents[1]
-MINI = ROOT / "egs" / "mini"
 
 TINY_MODEL = {
     "task": "asr",
@@ -46,18 +43,11 @@ ARGS = ["--num-train", "40", "--num-dev", "8", "--num-test", "8", "--nj", "2", "
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory):
-    if shutil.which("espeak-ng") is None or shutil.which("flite") is None:
-        pytest.skip("espeak-ng and flite are needed (tools/setup.sh installs them)")
-    work = tmp_path_factory.mktemp("mini")
-    for name in ("run.sh", "cmd.sh", "path.sh", "local", "utils"):
-        (work / name).symlink_to(MINI / name)
-    (work / "conf").mkdir()
-    shutil.copy(MINI / "conf" / "fbank.yaml", work / "conf" / "fbank.yaml")
+    work, env = mini_workdir(tmp_path_factory, "mini")
     with open(work / "conf" / "tiny.yaml", "w") as f:
         yaml.safe_dump(TINY_MODEL, f)
     with open(work / "conf" / "lm_tiny.yaml", "w") as f:
         yaml.safe_dump(TINY_LM, f)
-    env = dict(os.environ, OMP_NUM_THREADS="1", S2S_NO_PROGRESS="1", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     proc = subprocess.run(
         ["bash", "run.sh", *ARGS],
         cwd=work, env=env, capture_output=True, text=True)

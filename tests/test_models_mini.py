@@ -13,18 +13,15 @@ fails. Measured on the development machine: training CER 9 % (DS2), 25 % (Jasper
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from mini_workdir import mini_workdir
 
-ROOT = Path(__file__).resolve().parents[1]
-MINI = ROOT / "egs" / "mini"
 STEPS = 400
 
 COMMON = {
@@ -66,15 +63,7 @@ MODELS = {
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory):
     """egs/mini stages 0-3 (corpus, data dirs, features + CMVN, tokens) in a temporary copy."""
-    if shutil.which("espeak-ng") is None or shutil.which("flite") is None:
-        pytest.skip("espeak-ng and flite are needed (tools/setup.sh installs them)")
-    work = tmp_path_factory.mktemp("mini_models")
-    for name in ("run.sh", "cmd.sh", "path.sh", "local", "utils"):
-        (work / name).symlink_to(MINI / name)
-    (work / "conf").mkdir()
-    shutil.copy(MINI / "conf" / "fbank.yaml", work / "conf" / "fbank.yaml")
-    env = dict(os.environ, OMP_NUM_THREADS="1", S2S_NO_PROGRESS="1",
-               PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    work, env = mini_workdir(tmp_path_factory, "mini_models")
     proc = subprocess.run(["bash", "run.sh", "--stop-stage", "3", "--num-train", "240", "--num-dev", "8",
                            "--num-test", "8", "--nj", "2"], cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

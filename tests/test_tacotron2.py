@@ -127,6 +127,29 @@ def test_stop_token_is_not_heeded_before_the_minimum_length():
     assert stopped and align.shape[0] == 7 and mel.shape[0] == 7 * model.r
 
 
+def test_tts_dataset_reads_segments_of_a_recording(tmp_path):
+    from s2s.data.datadir import write_table
+    from s2s.tasks.asr import FeatureSource
+    from s2s.tasks.tts import TtsDataset
+
+    sr = FRONTEND["sample_rate"]
+    t = np.arange(3 * sr) / sr
+    wav = (0.3 * np.sin(2 * np.pi * (200 + 100 * t) * t)).astype(np.float32)
+    sf.write(tmp_path / "rec.wav", wav, sr, subtype="FLOAT")
+    d = tmp_path / "data"
+    write_table(d / "wav.scp", {"rec": str(tmp_path / "rec.wav")})
+    write_table(d / "segments", {"rec-a": "rec 0.50 1.50", "rec-b": "rec 1.00 2.75"})
+    write_table(d / "text", {"rec-a": "hello there", "rec-b": "good morning"})
+    write_table(d / "utt2spk", {"rec-a": "spk", "rec-b": "spk"})
+    features = FeatureSource(FRONTEND)
+    ds = TtsDataset([str(d)], features, {"spk": 0})
+    assert ds.ids == ["rec-a", "rec-b"]
+    for i, (start, end) in enumerate([(0.5, 1.5), (1.0, 2.75)]):
+        mel = ds[i]["mel"]
+        torch.testing.assert_close(mel, features.from_audio(wav[int(start * sr):int(end * sr)], sr))
+        assert abs(ds.lengths[i] - mel.shape[0]) <= 2  # from the segment times, before loading
+
+
 def test_text_outside_the_symbol_set_is_normalised_not_an_error():
     ids = text_to_ids("Call me at 7:30, OK? Ünïcode 東京 & co.")
     text = "".join(SYMBOLS[i] for i in ids[:-1])

@@ -19,8 +19,8 @@ class AsrModel(nn.Module):
     ``init`` (default | xavier_uniform | kaiming_normal) re-initialises every conv,
     linear and recurrent weight of the model; biases become zero. ``zero_init_residual``
     then zeroes the last batch-norm scale of every residual conv block, so each block
-    starts as its 1x1 residual projection (what got a small QuartzNet off the CTC
-    plateau on egs/mini; see egs/mini/RESULTS.md).
+    starts as its 1x1 residual projection (on egs/mini it did not shorten a small
+    QuartzNet's CTC plateau; see the study in egs/mini/RESULTS.md).
     """
 
     def __init__(self, encoder: nn.Module, vocab_size: int, init: str = "xavier_uniform",
