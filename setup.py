@@ -44,7 +44,7 @@ setup(
     ],
     extras_require={
         "lm": ["kenlm", "flashlight-text", "pyctcdecode"],
-        "test": ["pytest", "pytest-xdist"],
+        "test": ["pytest", "pytest-xdist", "ruff", "import-linter"],
     },
     entry_points={"console_scripts": [f"{k}={v}" for k, v in ENTRY_POINTS.items()]},
 )

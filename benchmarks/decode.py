@@ -18,10 +18,11 @@ decoder's own defaults (threshold 25, every token).
 Latest run (``--utts 120``, 2-core machine shared with other jobs, so absolute
 speeds are noisy; both decoders ran in the same process one after the other)::
 
-    corpus: 96853 sentences; LM: 96654 sentences, 16781 words, order 3, 14.0 s; test: 120 utterances, 5.7 min of frames, OOV rate 0.7%
+    corpus: 96853 sentences; LM: 96654 sentences, 16781 words, order 3, 14.0 s;
+    test: 120 utterances, 5.7 min of frames, OOV rate 0.7%
     greedy WER 36.90%
     load: s2s 1.03 s, pyctcdecode 0.74 s
-    
+
     alpha 0.5 beta 1.0; RTF = decoding time / duration of the frames (10 ms each)
     | beam | s2s setting | s2s utt/s | s2s RTF | s2s WER % | pyctcdecode utt/s | pyctcdecode RTF | pyctcdecode WER % | speedup |
     |---:|---|---:|---:|---:|---:|---:|---:|---:|
@@ -49,8 +50,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from s2s.data.tokens import character_vocabulary  # noqa: E402
+
 CHARS = list("abcdefghijklmnopqrstuvwxyz'")
-TOKENS = ["<blank>", "<unk>", "<space>"] + CHARS
+VOCAB = character_vocabulary(CHARS)
+TOKENS = VOCAB.tokens
 FRAME_SHIFT = 0.01
 # Letters a CTC model tends to mix up (similar sounds), used for the confusions.
 CONFUSABLE = ["aeiou", "bp", "dt", "gk", "fv", "sz", "mn", "lr", "cks", "wv", "ie", "ao"]
@@ -182,12 +186,12 @@ def main(argv=None) -> int:
             greedy.append(" ".join("".join(" " if t == 2 else TOKENS[t] for t in ids).split()))
         print(f"greedy WER {wer(test, greedy):.2f}%")
 
-        labels = ["", "⁇", " "] + CHARS
+        labels = ["", "<pad>", "<s>", "</s>", "⁇", " "] + TOKENS[6:]
         t0 = time.perf_counter()
         ref_dec = build_ctcdecoder(labels, kenlm_model_path=lm, unigrams=unigrams, alpha=args.alpha, beta=args.beta)
         t_load_ref = time.perf_counter() - t0
         t0 = time.perf_counter()
-        s2s_dec = CtcBeamDecoder(TOKENS, lm=lm, beam=64, lm_weight=args.alpha, word_score=args.beta)
+        CtcBeamDecoder(VOCAB, lm=lm, beam=64, lm_weight=args.alpha, word_score=args.beta)
         t_load_s2s = time.perf_counter() - t0
         print(f"load: s2s {t_load_s2s:.2f} s, pyctcdecode {t_load_ref:.2f} s")
 
@@ -199,7 +203,7 @@ def main(argv=None) -> int:
             ref_stats = (len(logps) / t_ref, t_ref / audio_s, wer(test, hyp_ref))
             for name, kw in (("matched pruning", dict(beam_threshold=args.threshold, token_beam=args.token_beam)),
                              ("defaults", {})):
-                dec = CtcBeamDecoder(TOKENS, lm=lm, beam=beam, lm_weight=args.alpha, word_score=args.beta, **kw)
+                dec = CtcBeamDecoder(VOCAB, lm=lm, beam=beam, lm_weight=args.alpha, word_score=args.beta, **kw)
                 t0 = time.perf_counter()
                 hyp_s2s = [r[0].text if (r := dec(x)) else "" for x in logps]
                 t_s2s = time.perf_counter() - t0

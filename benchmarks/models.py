@@ -73,7 +73,8 @@ def measure(model_name: str, dtype: str, device: str, batch: int, seconds: float
     base_mib = rss_mib()
     torch.manual_seed(0)
     encoder, conf, _ = MODELS[model_name]
-    model = build_asr_model(encoder, conf, INPUT_DIM, VOCAB, init="default").to(device).train()
+    model = build_asr_model(encoder, conf, INPUT_DIM, VOCAB, cmvn="none",
+                            model_conf={"init": "default"}).to(device).train()
     frames = int(round(seconds / FRAME_SHIFT_S))
     feats = torch.randn(batch, frames, INPUT_DIM, device=device)
     lengths = torch.full((batch,), frames, dtype=torch.long, device=device)
@@ -83,9 +84,8 @@ def measure(model_name: str, dtype: str, device: str, batch: int, seconds: float
 
     def step():
         with torch.autocast(device_type=device, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits, out_lengths = model(feats, lengths)
-        logp = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)
-        loss = F.ctc_loss(logp, targets, out_lengths, target_lengths, zero_infinity=True)
+            logp, out_lengths = model(feats, lengths)
+        loss = F.ctc_loss(logp.transpose(0, 1), targets, out_lengths, target_lengths, zero_infinity=True)
         loss.backward()
         model.zero_grad(set_to_none=False)
 
@@ -172,7 +172,8 @@ def main(argv=None) -> int:
     threads = args.threads or torch.get_num_threads()  # what a worker with --threads 0 would use
     where = torch.cuda.get_device_name() if cuda else f"CPU, {threads} threads"
     print(f"forward+backward (CTC) on {where}; 10 ms frames, {INPUT_DIM} features, {VOCAB} outputs")
-    header = f"{'model':24s} {'params':>8s} {'dtype':>5s} {'batch':>5s} {'audio':>6s} {'step s':>8s} {'audio s/s':>10s} {'peak MiB':>9s}"
+    header = (f"{'model':24s} {'params':>8s} {'dtype':>5s} {'batch':>5s} {'audio':>6s} {'step s':>8s} "
+              f"{'audio s/s':>10s} {'peak MiB':>9s}")
     print(header)
     print("-" * len(header))
     for r in rows:

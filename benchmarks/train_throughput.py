@@ -31,7 +31,7 @@ def make_data(root: Path, n: int, dim: int, seed: int = 0) -> tuple[Path, Path]:
     import kaldiio
     import numpy as np
 
-    from s2s.data.tokens import build_tokenizer
+    from s2s.data.tokens import build_vocabulary
 
     rng = random.Random(seed)
     d = root / "train"
@@ -48,7 +48,7 @@ def make_data(root: Path, n: int, dim: int, seed: int = 0) -> tuple[Path, Path]:
     (d / "text").write_text("".join(f"{u} {t}\n" for u, t in sorted(texts.items())))
     (d / "utt2num_frames").write_text("".join(f"{u} {n}\n" for u, n in sorted(lens.items())))
     lang = root / "lang"
-    build_tokenizer(list(texts.values()), "char").save(lang)
+    build_vocabulary(list(texts.values()), "char").save(lang)
     return d, lang
 
 
@@ -102,8 +102,8 @@ def main() -> int:
         base = yaml.safe_load(f)
     with tempfile.TemporaryDirectory() as tmp:
         data, lang = make_data(Path(tmp), args.utts, args.input_dim)
-        from s2s.bin.train import full_defaults
         from s2s.config import merge
+        from s2s.tasks.launch import full_defaults
 
         conf = merge(full_defaults("asr"), base)
         conf.update(train_data=str(data), valid_data=None, token_list=str(lang), cmvn="utterance",

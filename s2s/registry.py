@@ -8,8 +8,10 @@ with a message naming the key and listing what is allowed.
 from __future__ import annotations
 
 import inspect
+import types
 import typing
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from s2s.errors import S2SError
 
@@ -91,12 +93,8 @@ def type_matches(value, hint) -> bool:
         return True
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+    if origin is typing.Union or isinstance(hint, types.UnionType):
         return any(type_matches(value, a) for a in args)
-    import types
-
-    if isinstance(hint, types.UnionType):
-        return any(type_matches(value, a) for a in typing.get_args(hint))
     if hint is type(None):
         return value is None
     if hint is float:

@@ -18,3 +18,12 @@ torch.set_num_threads(1)
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "e2e: end-to-end recipe tests (slower)")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (for rendezvous and servers started by tests)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -168,9 +168,9 @@ def make_librispeech(root, parts=("dev-clean",), speakers: int = 2, chapters_per
                 trans.write_text("".join(line + "\n" for line in lines))
     (corpus / "SPEAKERS.TXT").write_text(
         "; Speakers of the tiny test corpus\n;ID  |SEX| SUBSET           |MINUTES| NAME\n"
-        + "".join(l + "\n" for l in speaker_lines))
+        + "".join(line + "\n" for line in speaker_lines))
     (corpus / "CHAPTERS.TXT").write_text(
-        ";ID    |READER|MINUTES| SUBSET           | BOOK\n" + "".join(l + "\n" for l in chapter_lines))
+        ";ID    |READER|MINUTES| SUBSET           | BOOK\n" + "".join(line + "\n" for line in chapter_lines))
     (corpus / "README.TXT").write_text("Tiny LibriSpeech-shaped corpus for tests.\n")
 
     md5: dict[str, str] = {}

@@ -8,8 +8,15 @@ import soundfile as sf
 import torch
 
 from s2s.data.audio import load_audio
-from s2s.data.augment import (BackgroundNoise, Compose, RandomTimeShift, SpecAugment, TimeStretch, WhiteNoise,
-                              build_augment)
+from s2s.data.augment import (
+    BackgroundNoise,
+    Compose,
+    RandomTimeShift,
+    SpecAugment,
+    TimeStretch,
+    WhiteNoise,
+    build_augment,
+)
 from s2s.errors import S2SError
 
 SR = 16000

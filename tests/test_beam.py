@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import math
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from s2s.data.tokens import Vocabulary, build_vocabulary, character_vocabulary
 from s2s.decode.beam import CtcBeamDecoder
-from s2s.decode.ngram import TokenSet, find_kenlm_tool, train_ngram
+from s2s.decode.ngram import find_kenlm_tool, train_ngram
 from s2s.errors import S2SError
 
 CHARS = list("abcdefghijklmnopqrstuvwxyz'")
-TOKENS = ["<blank>", "<unk>", "<space>"] + CHARS
+VOCAB = character_vocabulary(CHARS)
+TOKENS = VOCAB.tokens
 
 # A hand-written bigram: "cat" follows "the", "cot" follows "baby"; unigrams alike.
 ARPA = """\\data\\
@@ -94,14 +94,14 @@ def arpa(tmp_path):
 
 
 def test_lm_context_chooses_between_equal_spellings(arpa):
-    dec = CtcBeamDecoder(TOKENS, lm=str(arpa), beam=32, lm_weight=1.0)
+    dec = CtcBeamDecoder(VOCAB, lm=str(arpa), beam=32, lm_weight=1.0)
     assert dec.mode == "lexicon"
     assert dec(ambiguous("the cat sat", 1, "ao"))[0].text == "the cat sat"
     assert dec(ambiguous("baby cat slept", 1, "ao"))[0].text == "baby cot slept"
 
 
 def test_without_lm_acoustics_decide(arpa):
-    dec = CtcBeamDecoder(TOKENS, beam=16)
+    dec = CtcBeamDecoder(VOCAB, beam=16)
     assert dec.mode == "lexicon-free"
     x = frames(spell("baby cat slept"))
     assert dec(x)[0].text == "baby cat slept"
@@ -109,7 +109,7 @@ def test_without_lm_acoustics_decide(arpa):
 
 def test_nbest_scores_are_sum_of_components(arpa):
     alpha, beta = 0.8, 1.5
-    dec = CtcBeamDecoder(TOKENS, lm=str(arpa), beam=32, lm_weight=alpha, word_score=beta, nbest=4)
+    dec = CtcBeamDecoder(VOCAB, lm=str(arpa), beam=32, lm_weight=alpha, word_score=beta, nbest=4)
     x = ambiguous("the cat sat", 1, "ao")
     hyps = dec(x)
     assert len(hyps) >= 2 and hyps[0].text == "the cat sat"
@@ -127,7 +127,7 @@ def test_nbest_scores_are_sum_of_components(arpa):
 
 def test_flashlight_score_matches_recomputed_score(arpa):
     # The C++ search's own total agrees with the recomputed components for the best path.
-    dec = CtcBeamDecoder(TOKENS, lm=str(arpa), beam=32, lm_weight=0.7, word_score=0.5)
+    dec = CtcBeamDecoder(VOCAB, lm=str(arpa), beam=32, lm_weight=0.7, word_score=0.5)
     x = ambiguous("baby cot slept", 1, "ao")
     best = dec(x)[0]
     # The decoder closes the last word with one certain <space> frame; do the same here.
@@ -140,7 +140,7 @@ def test_flashlight_score_matches_recomputed_score(arpa):
 def test_lexicon_restricts_words(arpa, tmp_path):
     lex = tmp_path / "lexicon.txt"
     lex.write_text("the t h e\ncot c o t\nsat s a t\n")
-    dec = CtcBeamDecoder(TOKENS, lm=str(arpa), lexicon=str(lex), beam=32, lm_weight=1.0)
+    dec = CtcBeamDecoder(VOCAB, lm=str(arpa), lexicon=str(lex), beam=32, lm_weight=1.0)
     # "cat" is not in this lexicon: the search must take "cot" although the LM prefers "cat".
     assert dec(ambiguous("the cat sat", 1, "ao"))[0].text == "the cot sat"
 
@@ -149,17 +149,23 @@ def test_upper_case_lm_with_lower_case_tokens(tmp_path):
     upper = tmp_path / "upper.arpa"
     upper.write_text(ARPA.replace("the", "THE").replace("baby", "BABY").replace("cat", "CAT")
                      .replace("cot", "COT").replace("sat", "SAT").replace("slept", "SLEPT"))
-    dec = CtcBeamDecoder(TOKENS, lm=str(upper), beam=32, lm_weight=1.0)
+    dec = CtcBeamDecoder(VOCAB, lm=str(upper), beam=32, lm_weight=1.0)
     assert dec(ambiguous("baby cat slept", 1, "ao"))[0].text == "baby cot slept"
 
 
 def test_sentencepiece_pieces(arpa):
-    pieces = ["<blank>", "<unk>", "\u2581the", "\u2581c", "at", "ot", "\u2581sat", "\u2581ba", "by", "\u2581slept"]
-    dec = CtcBeamDecoder(pieces, lm=str(arpa), beam=32, lm_weight=1.0)
-    x = frames(["\u2581the", "\u2581c", {"at": 0.45, "ot": 0.45}, "\u2581sat"], tokens=pieces)
-    assert dec(x)[0].text == "the cat sat"
-    x = frames(["\u2581ba", "by", "\u2581c", {"at": 0.45, "ot": 0.45}, "\u2581slept"], tokens=pieces)
-    assert dec(x)[0].text == "baby cot slept"
+    lines = ["the cat sat", "baby cot slept", "the cot", "baby cat"] * 30
+    vocab = build_vocabulary(lines, "bpe", vocab_size=28)
+    dec = CtcBeamDecoder(vocab, lm=str(arpa), beam=32, lm_weight=1.0)
+    spec = [vocab.tokens[i] for i in vocab.encode("the cat sat")]
+    assert dec(frames(spec, tokens=vocab.tokens))[0].text == "the cat sat"
+    # Where "cat" and "cot" split into equally likely pieces, the LM's context decides.
+    cat, cot = vocab.encode("baby cat slept"), vocab.encode("baby cot slept")
+    diff = [k for k, (a, b) in enumerate(zip(cat, cot)) if a != b]
+    assert len(cat) == len(cot) and len(diff) == 1  # "▁cat" / "▁cot" are single pieces here
+    items = [vocab.tokens[i] for i in cat]
+    items[diff[0]] = {vocab.tokens[cat[diff[0]]]: 0.45, vocab.tokens[cot[diff[0]]]: 0.45}
+    assert dec(frames(items, tokens=vocab.tokens))[0].text == "baby cot slept"
 
 
 # ---- bad input ----------------------------------------------------------------------------
@@ -167,14 +173,14 @@ def test_sentencepiece_pieces(arpa):
 
 def test_missing_lm_names_the_file(tmp_path):
     with pytest.raises(S2SError, match=r"nope\.arpa: language model not found"):
-        CtcBeamDecoder(TOKENS, lm=str(tmp_path / "nope.arpa"))
+        CtcBeamDecoder(VOCAB, lm=str(tmp_path / "nope.arpa"))
 
 
 def test_corrupt_lm_names_the_file(tmp_path):
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"\x00garbage" * 100)
     with pytest.raises(S2SError, match=r"bad\.bin: not a valid ARPA or KenLM binary"):
-        CtcBeamDecoder(TOKENS, lm=str(bad))
+        CtcBeamDecoder(VOCAB, lm=str(bad))
 
 
 def test_lm_vocabulary_outside_tokens(tmp_path):
@@ -182,11 +188,11 @@ def test_lm_vocabulary_outside_tokens(tmp_path):
     greek.write_text(ARPA.replace("the", "θε").replace("baby", "βαβυ").replace("cat", "κατ")
                      .replace("cot", "κοτ").replace("sat", "σατ").replace("slept", "σλεπτ"))
     with pytest.raises(S2SError, match=r"greek\.arpa: the LM's vocabulary does not fit the token set.*θ"):
-        CtcBeamDecoder(TOKENS, lm=str(greek))
+        CtcBeamDecoder(VOCAB, lm=str(greek))
 
 
 def test_logprob_width_mismatch(arpa):
-    dec = CtcBeamDecoder(TOKENS, lm=str(arpa))
+    dec = CtcBeamDecoder(VOCAB, lm=str(arpa))
     with pytest.raises(S2SError, match=rf"width 10 but the token list has {len(TOKENS)} tokens"):
         dec(np.zeros((5, 10), dtype=np.float32))
 
@@ -195,12 +201,12 @@ def test_lexicon_with_unknown_tokens(arpa, tmp_path):
     lex = tmp_path / "lex.txt"
     lex.write_text("the t h e\ncat c A t\n")
     with pytest.raises(S2SError, match=r"lex\.txt:2: word 'cat' is spelled with \['A'\]"):
-        CtcBeamDecoder(TOKENS, lm=str(arpa), lexicon=str(lex))
+        CtcBeamDecoder(VOCAB, lm=str(arpa), lexicon=str(lex))
 
 
-def test_blank_missing():
-    with pytest.raises(S2SError, match="no blank"):
-        CtcBeamDecoder(["a", "b", "<space>"])
+def test_a_token_list_without_the_specials_is_refused():
+    with pytest.raises(S2SError, match="must start with the special symbols"):
+        CtcBeamDecoder(Vocabulary(["a", "b", "<space>"]))
 
 
 # ---- with KenLM's lmplz (tools/install_kenlm.sh) -------------------------------------------
@@ -243,7 +249,7 @@ def test_lmplz_model_picks_their_or_there(tmp_path):
         return frames(items)
 
     for lm in (res["arpa"], res["binary"]):
-        dec = CtcBeamDecoder(TOKENS, lm=str(lm), beam=32, lm_weight=1.0)
+        dec = CtcBeamDecoder(VOCAB, lm=str(lm), beam=32, lm_weight=1.0)
         assert dec(utt("they lost their keys", 2))[0].text == "they lost their keys"
         assert dec(utt("put it there", 2))[0].text == "put it there"
 
@@ -256,10 +262,10 @@ def test_agrees_with_pyctcdecode(tmp_path):
     res = train_ngram(tmp_path / "lm", order=3, corpora=[str(corpus)], tokens=str(_lang(tmp_path) / "tokens.txt"),
                       binary=False)
     words = sorted({w for s in CORPUS for w in s.split()})
-    labels = ["", "⁇", " "] + CHARS
+    labels = ["", "<pad>", "<s>", "</s>", "⁇", " "] + TOKENS[6:]
     ref = pyctcdecode.build_ctcdecoder(labels, kenlm_model_path=str(res["arpa"]), unigrams=words,
                                        alpha=0.5, beta=1.0)
-    dec = CtcBeamDecoder(TOKENS, lm=str(res["arpa"]), beam=32, lm_weight=0.5, word_score=1.0)
+    dec = CtcBeamDecoder(VOCAB, lm=str(res["arpa"]), beam=32, lm_weight=0.5, word_score=1.0)
     rng = np.random.default_rng(0)
     for sent in CORPUS[:10]:
         x = frames(spell(sent))

@@ -66,7 +66,7 @@ def corpus(tmp_path_factory):
 
 
 def task_conf(corpus, **over) -> dict:
-    from s2s.bin.train import full_defaults
+    from s2s.tasks.launch import full_defaults
 
     conf = full_defaults("classify")
     conf.update(task="classify", train_data=str(corpus["train"]), valid_data=str(corpus["valid"]),
@@ -136,8 +136,8 @@ def test_every_item_has_the_clip_length_and_dumped_features_match_audio(corpus, 
     audio = task.dataset("train")
     with kaldiio.WriteHelper(f"ark,scp:{dump}/feats.ark,{dump}/feats.scp") as w:
         for u in sorted(audio.ids):
-            w(u, task.features.from_audio(fix_length(sf.read(DataDir(dump).wav_scp()[u], dtype="float32")[0],
-                                                     SR), SR).numpy())
+            w(u, task.shape.frontend.extract(fix_length(sf.read(DataDir(dump).wav_scp()[u], dtype="float32")[0],
+                                                        SR), SR).numpy())
     dumped = TASKS.get("classify")(task_conf(corpus, train_data=str(dump))).dataset("train")
     assert dumped._src[0][0] == "scp" and audio._src[0][0] == "wav"
     for i in range(len(audio)):
@@ -250,9 +250,9 @@ def test_training_with_augmentation_learns_and_evaluation_writes_reports(corpus,
 
 
 def test_evaluating_an_asr_checkpoint_is_a_clear_error(corpus, tmp_path):
-    from s2s.train.checkpoint import save_checkpoint
+    from s2s.models.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
 
-    save_checkpoint(tmp_path / "asr.pt", {}, {"task": "asr", "model_args": {}})
+    save_checkpoint(tmp_path / "asr.pt", {}, {"format": CHECKPOINT_FORMAT, "task": "asr", "model": {}})
     p = run(["s2s.bin.evaluate_classifier", "--model", str(tmp_path / "asr.pt"), "--data", str(corpus["valid"]),
              "--out", str(tmp_path / "out")], tmp_path)
     assert p.returncode == 1

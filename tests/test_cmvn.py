@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from s2s.bin.compute_cmvn import main as compute_cmvn_main
-from s2s.data.cmvn import apply_cmvn, compute_cmvn_stats, load_cmvn, utterance_cmvn
+from s2s.data.cmvn import Normalizer, compute_cmvn_stats, load_cmvn
 from s2s.errors import S2SError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,33 +68,49 @@ def test_load_cmvn_sums_per_speaker_ark(tmp_path):
     np.testing.assert_allclose(std, [np.sqrt(0.5), np.sqrt(0.5)], rtol=1e-6)  # E[x^2] = 6/4, mean 1
 
 
-def test_apply_cmvn_normalises(data):
+def test_global_normalizer_normalises(data):
     d, mats = data
     compute_cmvn_stats(d / "feats.scp", d / "cmvn.ark")
-    mean, std = load_cmvn(d / "cmvn.ark")
+    norm = Normalizer("global", 5).set_stats(*load_cmvn(d / "cmvn.ark"))
     allx = torch.from_numpy(np.concatenate(list(mats.values())))
-    y = apply_cmvn(allx, mean, std)
+    y = norm.normalize_one(allx)
     torch.testing.assert_close(y.mean(0), torch.zeros(5), atol=1e-4, rtol=0)
     torch.testing.assert_close(y.std(0, unbiased=False), torch.ones(5), atol=1e-4, rtol=0)
-    batch = apply_cmvn(allx[None, :10], mean, std)  # any leading shape
-    torch.testing.assert_close(batch[0], y[:10])
+    assert set(norm.state_dict()) == {"mean", "std"}  # the stats travel with the model's weights
 
 
-def test_apply_cmvn_dim_mismatch():
+def test_normalizer_dim_mismatch():
     with pytest.raises(S2SError, match="CMVN has dim 3 but the features have dim 5"):
-        apply_cmvn(torch.zeros(4, 5), np.zeros(3), np.ones(3))
+        Normalizer("global", 5).set_stats(np.zeros(3), np.ones(3))
 
 
-def test_utterance_cmvn():
+def test_utterance_normalizer():
+    norm = Normalizer("utterance", 4)
     x = torch.randn(50, 4, generator=torch.Generator().manual_seed(0)) * 3 + 5
-    y = utterance_cmvn(x)
+    y = norm.normalize_one(x)
     torch.testing.assert_close(y.mean(0), torch.zeros(4), atol=1e-5, rtol=0)
     torch.testing.assert_close(y.std(0, unbiased=False), torch.ones(4), atol=1e-4, rtol=0)
-    torch.testing.assert_close(utterance_cmvn(x, norm_vars=False), x - x.mean(0))
-    const = utterance_cmvn(torch.ones(10, 2))  # zero variance: no division by zero
+    assert norm.state_dict() == {}
+    const = norm.normalize_one(torch.ones(10, 4))  # zero variance: no division by zero
     assert torch.isfinite(const).all()
-    with pytest.raises(S2SError, match="frames, dim"):
-        utterance_cmvn(torch.zeros(3))
+    with pytest.raises(S2SError, match="frames, 4"):
+        norm.normalize_one(torch.zeros(3))
+
+
+@pytest.mark.parametrize("mode", ["global", "utterance", "none"])
+def test_a_padded_batch_is_normalised_as_each_utterance_alone(mode):
+    norm = Normalizer(mode, 3)
+    if mode == "global":
+        norm.set_stats([1.0, 2.0, 3.0], [2.0, 0.5, 1.0])
+    g = torch.Generator().manual_seed(1)
+    utts = [torch.randn(n, 3, generator=g) * 2 + 1 for n in (7, 3, 1)]
+    batch = torch.full((3, 7, 3), 9.0)
+    for b, u in enumerate(utts):
+        batch[b, : len(u)] = u
+    out = norm(batch, torch.tensor([7, 3, 1]))
+    for b, u in enumerate(utts):
+        torch.testing.assert_close(out[b, : len(u)], norm.normalize_one(u))
+        assert (out[b, len(u):] == 0).all()
 
 
 def test_missing_feats_scp(tmp_path):

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from toy_asr import make_toy_corpus
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from s2s.data.download import (download, extract_marker_path, fetch_and_extract, marker_path,
-                               read_marker, safe_extract)
+from s2s.data.download import download, extract_marker_path, fetch_and_extract, marker_path, read_marker, safe_extract
 from s2s.errors import S2SError
 from tests.corpora import md5sum, serve_directory, sha256sum
 

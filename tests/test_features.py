@@ -81,7 +81,7 @@ def test_fbank_matches_kaldi_native_fbank(speech, ours, theirs):
         else:
             setattr(opts, k, v)
     ref = knf_features(speech, opts, knf.OnlineFbank)
-    out = build_frontend({"type": "fbank", **ours})(speech, SR).numpy()
+    out = build_frontend({"type": "fbank", **ours}).extract(speech, SR).numpy()
     if ours.get("use_log_fbank") is False:
         ref, out = np.log(ref), np.log(out)  # compare linear energies in the log domain
     assert_close_to_reference(ref, out)
@@ -93,7 +93,7 @@ def test_mfcc_matches_kaldi_native_fbank(speech):
     opts.num_ceps = 20
     opts.mel_opts.num_bins = 30
     ref = knf_features(speech, opts, knf.OnlineMfcc)
-    out = build_frontend({"type": "mfcc", "num_ceps": 20, "num_mel_bins": 30})(speech, SR).numpy()
+    out = build_frontend({"type": "mfcc", "num_ceps": 20, "num_mel_bins": 30}).extract(speech, SR).numpy()
     assert ref.shape == out.shape
     assert np.abs(ref - out).max() <= 1e-3
 
@@ -108,7 +108,7 @@ def test_logmel_matches_kaldi_native_fbank_nemo(speech, window_ms, bins):
     f.input_finished()
     ref, _ = f.get_frames(0, f.num_frames_ready, True)
     fe = build_frontend({"type": "logmel", "window_size": window_ms / 1000, "num_mel_bins": bins})
-    out = fe(speech, SR).numpy()
+    out = fe.extract(speech, SR).numpy()
     # knf's streaming extractor stops at whole hops; NeMo's offline STFT has one more (centred) frame.
     assert out.shape == (len(speech) // 160 + 1, bins) == (fe.num_frames(len(speech)), bins)
     assert np.abs(ref - out[: len(ref)]).max() <= 1e-3
@@ -118,7 +118,7 @@ def test_logmel_tone_peaks_in_its_mel_bin():
     fe = build_frontend({"type": "logmel", "num_mel_bins": 64})
     t = np.arange(SR) / SR
     freq = 1234.0
-    feats = fe(0.5 * np.sin(2 * np.pi * freq * t).astype(np.float32), SR)
+    feats = fe.extract(0.5 * np.sin(2 * np.pi * freq * t).astype(np.float32), SR)
     peak = int(feats[10:-10].mean(0).argmax())
     # the peak is the filter whose triangle centre lies nearest the tone
     centres = fe.mel.argmax(0).numpy() * SR / fe.n_fft
@@ -133,7 +133,7 @@ def test_logmel_tone_peaks_in_its_mel_bin():
 def test_num_frames_agrees_with_output(conf, samples):
     fe = build_frontend(conf)
     wav = np.random.RandomState(1).uniform(-0.5, 0.5, samples).astype(np.float32)
-    out = fe(wav, SR)
+    out = fe.extract(wav, SR)
     assert out.shape == (fe.num_frames(samples), fe.dim) and out.dtype == torch.float32
 
 
@@ -149,14 +149,14 @@ def test_frontend_attributes_and_resolved_conf():
 
 def test_dither_is_seeded_and_reproducible(speech):
     conf = {"type": "fbank", "dither": 1.0, "seed": 3}
-    a = build_frontend(conf)(speech, SR)
-    b = build_frontend(conf)(speech, SR)
-    c = build_frontend({**conf, "seed": 4})(speech, SR)
+    a = build_frontend(conf).extract(speech, SR)
+    b = build_frontend(conf).extract(speech, SR)
+    c = build_frontend({**conf, "seed": 4}).extract(speech, SR)
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert not torch.equal(a, c)
     g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     fe = build_frontend(conf)
-    torch.testing.assert_close(fe(speech, SR, generator=g1), fe(speech, SR, generator=g2), rtol=0, atol=0)
+    torch.testing.assert_close(fe.extract(speech, SR, generator=g1), fe.extract(speech, SR, generator=g2), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("conf,match", [
@@ -179,9 +179,9 @@ def test_bad_config_names_the_key(conf, match):
 def test_wrong_sample_rate_and_shape_are_errors():
     fe = build_frontend({"type": "fbank"})
     with pytest.raises(S2SError, match="expects 16000 Hz audio, got 8000 Hz.*resample: true"):
-        fe(np.zeros(8000, np.float32), 8000)
+        fe.extract(np.zeros(8000, np.float32), 8000)
     with pytest.raises(S2SError, match="1-D mono"):
-        fe(np.zeros((2, 8000), np.float32), SR)
+        fe.extract(np.zeros((2, 8000), np.float32), SR)
 
 
 # --------------------------------------------------------------------------- compute_feats / make_feats.sh
@@ -310,3 +310,39 @@ def test_make_feats_failure_leaves_no_feats_scp(tmp_path):
     assert not (data / "feats.scp").exists() and not (data / "utt2num_frames").exists()
     logs = "".join(p.read_text() for p in (tmp_path / "log").glob("*.log"))
     assert "wav.scp: utt3" in logs and "exit code 1" in logs
+
+
+# --------------------------------------------------------------------------- batches (the model's front end)
+
+
+@pytest.mark.parametrize("conf", [
+    {"type": "fbank"}, {"type": "fbank", "snip_edges": False, "use_energy": True},
+    {"type": "mfcc"}, {"type": "logmel"}, {"type": "logmel", "pad_mode": "reflect", "n_fft": 400},
+])
+def test_a_padded_batch_gives_each_utterance_its_own_features(conf):
+    fe = build_frontend(conf).eval()
+    rng = np.random.RandomState(2)
+    lengths = [16000, 401, 9000, 120]
+    wavs = [rng.uniform(-0.5, 0.5, n).astype(np.float32) for n in lengths]
+    batch = torch.zeros(len(wavs), max(lengths))
+    batch[0, :] = 0.25  # garbage past each length must not leak in
+    for b, w in enumerate(wavs):
+        batch[b, : len(w)] = torch.from_numpy(w)
+    feats, frames = fe(batch, torch.tensor(lengths))
+    assert frames.tolist() == [fe.num_frames(n) for n in lengths]
+    for b, w in enumerate(wavs):
+        alone = fe.extract(w, SR)
+        torch.testing.assert_close(feats[b, : frames[b]], alone, rtol=1e-4, atol=1e-4)
+
+
+def test_forward_dithers_only_in_training_mode(speech):
+    fe = build_frontend({"type": "fbank", "dither": 1.0})
+    x = torch.from_numpy(speech)[None]
+    n = torch.tensor([len(speech)])
+    fe.eval()
+    a, _ = fe(x, n)
+    b, _ = fe(x, n)
+    assert torch.equal(a, b)
+    fe.train()
+    c, _ = fe(x, n)
+    assert not torch.equal(a, c) and (a - c).abs().mean() < 0.1

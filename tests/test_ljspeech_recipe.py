@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-
 from corpora import serve_directory, sha256sum, synthesize
 
 ROOT = Path(__file__).resolve().parents[1]

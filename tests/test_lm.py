@@ -26,7 +26,7 @@ OBJECTS = ["the ball", "a mouse", "her toy", "some corn", "that box"]
 
 def grammar_corpus(root: Path) -> dict:
     """A subject-verb-object grammar; dev sentences are combinations never seen in training."""
-    from s2s.data.tokens import build_tokenizer
+    from s2s.data.tokens import build_vocabulary
 
     combos = [" ".join(c) for c in itertools.product(SUBJECTS, VERBS, OBJECTS)]
     random.Random(0).shuffle(combos)
@@ -38,22 +38,21 @@ def grammar_corpus(root: Path) -> dict:
             for i, s in enumerate(sents):
                 f.write(f"utt{i:03d} {s}\n")
     lang = root / "data" / "lang"
-    build_tokenizer(train, "char").save(lang)
+    build_vocabulary(train, "char").save(lang)
     return {"train": root / "data/train", "dev": root / "data/dev", "lang": lang, "train_sents": train,
             "dev_sents": dev}
 
 
 def unigram_ppl(corpus: dict) -> float:
     """Perplexity on dev of an add-one unigram over the training tokens (sentence end included)."""
-    from s2s.data.tokens import Tokenizer
-    from s2s.tasks.lm import encode_sentence
+    from s2s.data.tokens import Vocabulary
 
-    tok = Tokenizer.load(corpus["lang"])
-    counts = Counter(t for s in corpus["train_sents"] for t in encode_sentence(tok, s)[1:])
+    tok = Vocabulary.load(corpus["lang"])
+    counts = Counter(t for s in corpus["train_sents"] for t in tok.encode_sentence(s)[1:])
     total = sum(counts.values()) + len(tok)
     nll, n = 0.0, 0
     for s in corpus["dev_sents"]:
-        for t in encode_sentence(tok, s)[1:]:
+        for t in tok.encode_sentence(s)[1:]:
             nll -= math.log((counts[t] + 1) / total)
             n += 1
     return math.exp(nll / n)
@@ -129,14 +128,15 @@ def test_future_tokens_do_not_change_earlier_outputs(name):
 
 @pytest.mark.parametrize("name", ["transformer", "lstm"])
 def test_right_padded_batch_scores_like_each_sentence_alone(name):
-    from s2s.tasks.lm import collate_lm, token_nll
+    from s2s.models.lm import pad_sentences, sequence_nll
 
     model = _model(name)
     seqs = [torch.tensor([0, 3, 4, 5, 6, 7, 0]), torch.tensor([0, 8, 0]), torch.tensor([0, 2, 9, 9, 0])]
-    batch = collate_lm(seqs)
+    batch = pad_sentences(seqs, pad_id=1)
     with torch.no_grad():
-        together = token_nll(model, batch["inputs"], batch["targets"], batch["mask"])
-        alone = [token_nll(model, **{k: v for k, v in collate_lm([s]).items() if k != "num_tokens"}) for s in seqs]
+        together = sequence_nll(model, batch["inputs"], batch["targets"], batch["mask"])
+        alone = [sequence_nll(model, **{k: v for k, v in pad_sentences([s], 1).items() if k != "num_tokens"})
+                 for s in seqs]
     assert torch.allclose(together, torch.cat(alone), atol=1e-5)
 
 

@@ -16,7 +16,6 @@ import pytest
 import yaml
 from mini_workdir import mini_workdir
 
-
 TINY_MODEL = {
     "task": "asr",
     "encoder": "ds2",
@@ -102,17 +101,26 @@ def test_changed_option_reruns_its_stage(recipe):
 
 
 def test_decode_computes_features_from_audio_when_there_is_no_feats_scp(recipe, tmp_path):
+    """Without feats.scp the model's own front end computes the features: the same log-probabilities
+    and transcripts as from the dumped features (decoded with the same batches)."""
+    import numpy as np
+
+    from s2s.decode.logprobs import load_all
+
     work, env, _ = recipe
     raw = tmp_path / "raw"
     raw.mkdir()
     for name in ("wav.scp", "text", "utt2spk", "spk2utt"):
         shutil.copy(work / "data/test" / name, raw / name)
-    out = tmp_path / "out"
-    subprocess.run([sys.executable, "-m", "s2s.bin.decode", "--model", str(work / "exp/tiny/model.pt"),
-                    "--data", str(raw), "--out", str(out)], cwd=work, env=env, check=True, capture_output=True)
-    from_audio = (out / "text").read_text()
-    from_feats = (work / "exp/tiny/decode_test/text").read_text()
-    assert from_audio == from_feats
+    for data, out in ((raw, tmp_path / "from_audio"), (work / "data/test", tmp_path / "from_feats")):
+        subprocess.run([sys.executable, "-m", "s2s.bin.decode", "--model", str(work / "exp/tiny/model.pt"),
+                        "--data", str(data), "--out", str(out), "--dump-logprobs"],
+                       cwd=work, env=env, check=True, capture_output=True)
+    assert (tmp_path / "from_audio/text").read_text() == (tmp_path / "from_feats/text").read_text()
+    a, b = load_all(tmp_path / "from_audio/logprobs.scp"), load_all(tmp_path / "from_feats/logprobs.scp")
+    assert sorted(a) == sorted(b) and len(a) == 8
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], atol=1e-5)
 
 
 def test_transcribe_prints_one_line_per_file_for_any_rate_and_format(recipe, tmp_path):

@@ -12,7 +12,7 @@ from torch import nn
 from s2s.errors import S2SError
 from s2s.models.asr import AsrModel, build_asr_model
 from s2s.models.layers import MaskedBatchNorm
-from s2s.models.registry import ENCODERS
+from s2s.models.registry import ENCODERS, build_model
 
 D, V = 12, 6
 
@@ -61,7 +61,8 @@ SMALL = {
 
 def small_model(key: str, **model_conf) -> AsrModel:
     name, conf = SMALL[key]
-    return build_asr_model(name, conf, D, V, **model_conf)
+    return build_model("asr", {"encoder": name, "encoder_conf": conf, "input_dim": D, "vocab_size": V,
+                               "cmvn": "none", "model_conf": model_conf})
 
 
 def n_params(model: nn.Module) -> int:
@@ -92,8 +93,9 @@ def test_output_shape_and_lengths_follow_the_time_stride(key):
 
 def test_published_presets_keep_total_stride_two():
     with torch.device("meta"):
-        for preset in ("jasper10x5dr", "quartznet15x5", "wav2letter_plus_large"):
-            assert ENCODERS.build("jasper", {"preset": preset}, input_dim=64).stride == 2
+        for name, preset in (("jasper", "jasper10x5dr"), ("quartznet", "quartznet15x5"),
+                             ("wav2letter", "wav2letter_plus_large")):
+            assert ENCODERS.build(name, {"preset": preset}, input_dim=64).stride == 2
         assert ENCODERS.build("ds2", {}, input_dim=64).stride == 2
 
 
@@ -198,12 +200,12 @@ def test_a_fixed_seed_builds_identical_models(key, init):
 def test_xavier_and_kaiming_init_follow_their_scales():
     conf = {"blocks": [{"filters": 256, "kernel": 11}]}
     torch.manual_seed(0)
-    xavier = build_asr_model("jasper", conf, 256, 1000, init="xavier_uniform")
+    xavier = build_asr_model("jasper", conf, 256, 1000, model_conf={"init": "xavier_uniform"})
     w = xavier.encoder.blocks[0].layers[0].conv.weight
     fan_in, fan_out = 256 * 11, 256 * 11
     assert w.abs().max() <= math.sqrt(6 / (fan_in + fan_out))
     assert torch.all(xavier.head.bias == 0)
-    kaiming = build_asr_model("jasper", conf, 256, 1000, init="kaiming_normal")
+    kaiming = build_asr_model("jasper", conf, 256, 1000, model_conf={"init": "kaiming_normal"})
     w = kaiming.encoder.blocks[0].layers[0].conv.weight
     assert w.std().item() == pytest.approx(math.sqrt(2 / fan_in), rel=0.05)
 
@@ -233,6 +235,7 @@ def test_weight_norm_replaces_batch_norm():
     ("ds2", {"rnn_hidden": 1.5}, "'rnn_hidden' should be int"),
     ("ds2", {"conv_channels": [4], "conv_kernels": [[3, 3]], "conv_strides": [[1, 1], [1, 1]]}, "one entry per conv"),
     ("conformer", {}, "unknown encoder 'conformer'"),
+    ("jasper", {"preset": "quartznet15x5"}, "preset 'quartznet15x5' is a quartznet model; write encoder: quartznet"),
 ])
 def test_bad_encoder_conf_is_a_clear_error(name, conf, message):
     with pytest.raises(S2SError, match=r".*" + message.replace("[", r"\[").replace("]", r"\]")):
@@ -246,12 +249,10 @@ def test_bad_model_conf_is_a_clear_error():
         small_model("quartznet", init="orthogonal")
 
 
-def test_build_args_rebuild_the_same_model():
+def test_the_spec_rebuilds_the_same_model():
     torch.manual_seed(0)
     model = small_model("ds2_gru_sum", init="kaiming_normal")
-    args = model.build_args
-    again = build_asr_model(args["encoder"], args["encoder_conf"], args["input_dim"], args["vocab_size"],
-                            **args["model_conf"])
+    again = build_model(model.spec["name"], model.spec["args"])
     again.load_state_dict(model.state_dict())
     x, n = torch.randn(2, 20, D), torch.tensor([20, 12])
     torch.testing.assert_close(again.eval()(x, n)[0], model.eval()(x, n)[0])
@@ -293,9 +294,8 @@ def test_a_tiny_model_learns_a_toy_ctc_task(key):
     losses = []
     model.train()
     for _ in range(80):
-        logits, out_lengths = model(feats, lengths)
-        logp = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)
-        loss = F.ctc_loss(logp, targets, out_lengths, target_lengths, blank=0)
+        logp, out_lengths = model(feats, lengths)
+        loss = F.ctc_loss(logp.transpose(0, 1), targets, out_lengths, target_lengths, blank=0)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -320,3 +320,28 @@ def test_zero_init_residual_starts_each_residual_block_as_its_projection():
     # the option is refused where there is nothing to zero
     with pytest.raises(S2SError, match="zero_init_residual"):
         small_model("wav2letter", zero_init_residual=True)
+
+
+# ----------------------------------------------------------------------------- the front end inside
+def test_the_model_reads_waveforms_through_its_own_front_end():
+    torch.manual_seed(0)
+    fbank = {"type": "fbank", "num_mel_bins": 20}
+    model = build_asr_model("quartznet", SMALL["quartznet"][1], 20, V, frontend=fbank, cmvn="utterance").eval()
+    wavs = [torch.randn(n) * 0.1 for n in (16000, 9000)]
+    x = torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True)
+    logp, out_lens = model(x, torch.tensor([16000, 9000]))
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(()), atol=1e-4)  # log-probabilities
+    # the same as feeding the features the front end dumps
+    fe = model.frontend.feature_extractor
+    feats = [fe.extract(w.numpy(), 16000) for w in wavs]
+    logp2, out_lens2 = model(torch.nn.utils.rnn.pad_sequence(feats, batch_first=True),
+                             torch.tensor([f.shape[0] for f in feats]))
+    assert out_lens.tolist() == out_lens2.tolist()
+    torch.testing.assert_close(logp, logp2, rtol=1e-4, atol=1e-4)
+    assert model.frame_shift == pytest.approx(0.02) and model.sample_rate == 16000
+
+
+def test_a_model_without_a_front_end_refuses_audio():
+    model = small_model("quartznet")
+    with pytest.raises(S2SError, match="cannot read audio"):
+        model(torch.zeros(1, 16000), torch.tensor([16000]))

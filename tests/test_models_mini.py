@@ -3,7 +3,7 @@
 The data are egs/mini's own (run.sh stages 0-3 on a small synthesized corpus: real espeak-ng
 and flite speech, fbank features, global CMVN, characters). Each family (DeepSpeech2,
 Wav2Letter+, Jasper DR, QuartzNet), at a size that trains in well under a minute on one core,
-runs 400 optimizer steps of `python -m s2s.bin.train`. The loss must fall well below where it
+runs 400 optimizer steps of `python -m s2s.bin.train` (Wav2Letter+ 600). The loss must fall well below where it
 stands once the output has collapsed to blanks (the CTC plateau), and greedy decoding of the
 training speech must get most characters right (CER < 50 %), so a model stuck on the plateau
 fails. Measured on the development machine: training CER 9 % (DS2), 25 % (Jasper DR),
@@ -23,6 +23,9 @@ import yaml
 from mini_workdir import mini_workdir
 
 STEPS = 400
+# Wav2Letter+ has no residual connections and leaves the plateau later: at 400 steps its loss
+# was 0.44x the plateau value (seed 1), at 600 steps 0.24x.
+STEPS_OF = {"wav2letter": 600}
 
 COMMON = {
     "task": "asr", "cmvn": "global", "optim": "adam", "optim_conf": {"lr": 0.003},
@@ -93,14 +96,16 @@ def read_text(path: Path) -> dict[str, str]:
 def test_each_model_family_learns_mini_speech(mini, family):
     work, env = mini
     conf = work / "conf" / f"{family}.yaml"
-    conf.write_text(yaml.safe_dump({**COMMON, **MODELS[family]}))
+    steps = STEPS_OF.get(family, STEPS)
+    conf.write_text(yaml.safe_dump({**COMMON, **MODELS[family], "max_steps": steps}))
+
     exp = work / "exp" / family
     proc = subprocess.run([sys.executable, "-m", "s2s.bin.train", "--config", str(conf), "--exp-dir", str(exp),
                            "--train_data", "data/train", "--valid_data", "data/dev", "--token_list", "data/lang"],
                           cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     losses = logged_losses((exp / "train.log").read_text())
-    assert losses[-1][0] == STEPS, losses
+    assert losses[-1][0] == steps, losses
     # By step 40 the output has collapsed to (mostly) blanks: the plateau a stuck model stays on.
     plateau = dict(losses)[40]
     final = sum(v for _, v in losses[-3:]) / 3

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from toy_asr import make_toy_corpus, toy_config
 
 ROOT = Path(__file__).resolve().parents[1]

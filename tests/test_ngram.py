@@ -9,13 +9,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2s.decode.ngram import (CorpusStats, TokenSet, find_kenlm_tool, read_arpa_vocab, read_lexicon,
-                              train_ngram, write_lexicon)
+from s2s.data.tokens import CorpusStats, character_vocabulary
+from s2s.decode.ngram import (
+    find_kenlm_tool,
+    read_arpa_vocab,
+    read_lexicon,
+    train_ngram,
+    write_lexicon,
+)
 from s2s.errors import S2SError
 
 ROOT = Path(__file__).resolve().parents[1]
 CHARS = list("abcdefghijklmnopqrstuvwxyz'")
-TOKENS = ["<blank>", "<unk>", "<space>"] + CHARS
+VOCAB = character_vocabulary(CHARS)
+TOKENS = VOCAB.tokens
 
 try:
     find_kenlm_tool("lmplz")
@@ -34,41 +41,37 @@ def lang(tmp_path, tokens=TOKENS, sp_model=None):
 
 
 def test_normalize_to_token_case_and_characters():
-    ts = TokenSet(TOKENS)
+    ts = VOCAB
     stats = CorpusStats()
-    assert ts.normalize("Hello,  WORLD! It's 5", "drop", stats) == "hello world it's"
+    assert ts.normalize_line("Hello,  WORLD! It's 5", "drop", stats) == "hello world it's"
     assert stats.dropped_chars == {",": 1, "!": 1, "5": 1}
-    assert ts.normalize("café au lait", "skip") is None
-    upper = TokenSet(["<blank>", "<unk>", "<space>"] + list("ABC"))
-    assert upper.normalize("abc cab") == "ABC CAB"
+    assert ts.normalize_line("café au lait", "skip") is None
+    upper = character_vocabulary("ABC")
+    assert upper.normalize_line("abc cab") == "ABC CAB"
 
 
-def test_spelling_chars_and_sentencepiece():
-    ts = TokenSet(TOKENS)
+def test_spelling_chars():
+    ts = VOCAB
     assert ts.spell("cat") == ["c", "a", "t"]
     assert ts.spell("café") is None
     assert ts.spell_text("the cat") == ["t", "h", "e", "<space>", "c", "a", "t"]
-    sp = TokenSet(["<blank>", "<unk>", "\u2581the", "\u2581c", "at", "\u2581", "c", "a", "t", "h", "e"])
-    assert sp.kind == "sentencepiece"
-    assert sp.spell("cat") == ["\u2581c", "at"]  # fewest pieces
-    assert sp.spell("the") == ["\u2581the"]
 
 
 def test_sentencepiece_model_spelling(tmp_path):
-    from s2s.data.tokens import build_tokenizer
+    from s2s.data.tokens import Vocabulary, build_vocabulary
 
     lines = ["the cat sat on the mat", "a cat and a hat", "the bat sat"] * 20
-    tok = build_tokenizer(lines, "bpe", vocab_size=30)
+    tok = build_vocabulary(lines, "bpe", vocab_size=30)
     tok.save(tmp_path / "lang")
-    ts = TokenSet.from_lang(tmp_path / "lang")
-    assert ts.kind == "sentencepiece"
+    ts = Vocabulary.load(tmp_path / "lang")
+    assert ts.kind == "bpe"
     pieces = ts.spell("cat")
     assert "".join(pieces).replace("\u2581", "") == "cat" and pieces[0].startswith("\u2581")
-    assert all(p in ts.index for p in pieces)
+    assert all(p in ts for p in pieces)
 
 
 def test_lexicon_round_trip(tmp_path):
-    ts = TokenSet(TOKENS)
+    ts = VOCAB
     n, bad = write_lexicon(tmp_path / "lex.txt", ["cat", "the", "naïve", "<s>"], ts)
     assert (n, bad) == (2, ["naïve"])
     assert read_lexicon(tmp_path / "lex.txt", ts) == {"cat": [["c", "a", "t"]], "the": [["t", "h", "e"]]}
@@ -144,7 +147,7 @@ def test_token_ngram_for_lexicon_free_search(tmp_path):
     res = train_ngram(tmp_path / "lm", order=6, corpora=[str(corpus)], tokens=str(lang(tmp_path) / "tokens.txt"),
                       unit="token")
     assert "<space>" in read_arpa_vocab(res["arpa"]) and "lexicon" not in res
-    dec = CtcBeamDecoder(TOKENS, lm=str(res["binary"]), beam=16, lm_weight=1.0)
+    dec = CtcBeamDecoder(VOCAB, lm=str(res["binary"]), beam=16, lm_weight=1.0)
     assert dec.mode == "lexicon-free"
     index = {t: i for i, t in enumerate(TOKENS)}
     rows = []
@@ -184,7 +187,7 @@ def test_binary_without_word_list_uses_the_arpa_beside_it(tmp_path):
     text.write_text("u1 the cat sat\nu2 a dog ran\n")
     res = train_ngram(tmp_path / "lm", order=2, texts=[str(text)], tokens=str(lang(tmp_path) / "tokens.txt"))
     Path(str(res["binary"]) + ".vocab").unlink()
-    assert CtcBeamDecoder(TOKENS, lm=str(res["binary"])).mode == "lexicon"
+    assert CtcBeamDecoder(VOCAB, lm=str(res["binary"])).mode == "lexicon"
     res["arpa"].unlink()
     with pytest.raises(S2SError, match=r"ngram\.bin: a binary LM without its word list.*--lexicon"):
-        CtcBeamDecoder(TOKENS, lm=str(res["binary"]))
+        CtcBeamDecoder(VOCAB, lm=str(res["binary"]))

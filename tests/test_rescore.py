@@ -26,14 +26,14 @@ PLACES = ["in the kitchen", "in the hall", "upstairs"]
 @pytest.fixture(scope="module")
 def lm_ckpt(tmp_path_factory) -> Path:
     """A small character LSTM LM trained (task lm, in process) on home-automation commands."""
-    from s2s.data.tokens import build_tokenizer
+    from s2s.data.tokens import build_vocabulary
     from s2s.tasks.lm import LmTask
     from s2s.train.checkpoint import save_checkpoint
 
     root = tmp_path_factory.mktemp("lm")
     sents = [" ".join(c) for c in itertools.product(ACTIONS, THINGS, PLACES)]
     (root / "text").write_text("".join(f"u{i:03d} {s}\n" for i, s in enumerate(sents)))
-    build_tokenizer(sents, "char").save(root / "lang")
+    build_vocabulary(sents, "char").save(root / "lang")
     torch.manual_seed(0)
     task = LmTask({"token_list": str(root / "lang"), "train_data": str(root / "text"), "lm": "lstm",
                    "lm_conf": {"embed_dim": 24, "hidden": 48, "num_layers": 1, "dropout": 0.0}})

@@ -10,8 +10,9 @@ import pytest
 import soundfile as sf
 
 from s2s.data.datadir import read_table
+from s2s.data.text import normalize_text, number_to_words
 from s2s.errors import S2SError
-from s2s.synth import get_synthesizer, normalize_text, number_to_words, parse_speaker, resample
+from s2s.synth import get_synthesizer, parse_speaker, resample
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEAKERS = {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
+from conftest import free_port
 from toy_asr import make_toy_corpus, toy_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(toy):
     run_train(root, "--config", str(cfg), "--exp-dir", "exp/one", "--batch_frames", "800", "--max_batch_size", "512")
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", S2S_NO_PROGRESS="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port()),
          "-m", "s2s.bin.train", "--config", str(cfg), "--exp-dir", "exp/two", "--batch_frames", "400",
          "--max_batch_size", "256"],
         cwd=root, env=env, capture_output=True, text=True)

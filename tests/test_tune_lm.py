@@ -10,13 +10,16 @@ import numpy as np
 import pytest
 import yaml
 
-from s2s.bin.tune_lm import main as tune_main, parse_range
+from s2s.bin.tune_lm import main as tune_main
+from s2s.data.tokens import character_vocabulary
 from s2s.decode.logprobs import load_all, read_logprobs, write_logprobs
+from s2s.decode.tune import parse_range
 from s2s.errors import S2SError
 
 ROOT = Path(__file__).resolve().parents[1]
 CHARS = list("abcdefghijklmnopqrstuvwxyz'")
-TOKENS = ["<blank>", "<unk>", "<space>"] + CHARS
+VOCAB = character_vocabulary(CHARS)
+TOKENS = VOCAB.tokens
 ARPA = """\\data\\
 ngram 1=7
 ngram 2=4
@@ -58,7 +61,7 @@ def test_logprobs_round_trip(tmp_path):
     table = {"b": np.random.randn(7, 5).astype(np.float32), "a": np.random.randn(3, 5).astype(np.float32)}
     scp = write_logprobs(tmp_path / "logprobs", table)
     assert scp == tmp_path / "logprobs.scp" and (tmp_path / "logprobs.ark").is_file()
-    assert [l.split()[0] for l in scp.read_text().splitlines()] == ["a", "b"]
+    assert [line.split()[0] for line in scp.read_text().splitlines()] == ["a", "b"]
     back = load_all(scp)
     assert set(back) == {"a", "b"} and np.array_equal(back["b"], table["b"])
     assert not list(tmp_path.glob(".*tmp"))
@@ -103,7 +106,8 @@ def test_search_finds_lm_weight(setup, search, capsys):
     assert rc == 0
     best = yaml.safe_load(out.read_text())
     assert best["lm_weight"] > 0 and best["wer"] == 0.0
-    grid = {tuple(map(float, l.split()[:2])): float(l.split()[2]) for l in (setup / "grid.txt").read_text().splitlines()}
+    rows = [line.split() for line in (setup / "grid.txt").read_text().splitlines()]
+    grid = {(float(a), float(b)): float(w) for a, b, w in rows}
     assert grid[(0.0, 0.0)] == pytest.approx(100 / 3, abs=0.01)  # "cot" for "cat": 1 of 3 words
     printed = capsys.readouterr().out
     assert "alpha 0 beta 0 WER 33.33" in printed

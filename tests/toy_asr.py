@@ -48,10 +48,10 @@ def make_toy_corpus(root: Path, n_train: int = 48, n_valid: int = 8, dim: int = 
             for u in sorted(feats):
                 f.write(f"{u} {feats[u].shape[0]}\n")
         out[split] = d
-    from s2s.data.tokens import build_tokenizer
+    from s2s.data.tokens import build_vocabulary
 
     lang = root / "data" / "lang"
-    build_tokenizer(list(out and _read_text(out["train"] / "text")), "char").save(lang)
+    build_vocabulary(list(out and _read_text(out["train"] / "text")), "char").save(lang)
     out["lang"] = lang
     return out
 

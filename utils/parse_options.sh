@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # utils/parse_options.sh: Kaldi-style option parsing for recipe scripts.
 #
 # Source it after declaring the script's variables:
@@ -62,6 +63,7 @@ while [ $# -gt 0 ]; do
         _po_value="${1#--config=}"; shift
       fi
       [ -f "$_po_value" ] || { echo "$0: config file $_po_value not found (--config)" >&2; exit 1; }
+      # shellcheck disable=SC1090  # a config file named on the command line
       . "$_po_value" || { echo "$0: error while sourcing config file $_po_value" >&2; exit 1; }
       ;;
     --*)

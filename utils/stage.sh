@@ -4,6 +4,8 @@
 # its inputs (content of small files, size+mtime of large ones) and arguments are unchanged
 # since it last succeeded (stamp in exp/.stamps/). A failed or killed stage leaves no stamp,
 # so a re-run repeats it. --force true re-runs every selected stage.
+# $stage and $stop_stage are the sourcing recipe's options.
+# shellcheck disable=SC2154
 stage() {
   local n=$1 name=$2 fn=$3; shift 3
   local args="" ins="" outs=""

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Job wrappers used by run.sh: $train_cmd (CPU jobs: features, synthesis), $decode_cmd
 # (decoding), $cuda_cmd (training; run.sh adds --gpu N and --num-nodes N).
 # The backend is local (utils/run.pl) unless S2S_BACKEND says otherwise:

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Environment of the recipe: the project's venv, utils/ and KenLM on PATH, C sorting.
 # The root is found from this file's real location, so a directory of links to the recipe
 # (and a cluster job that sources ./path.sh) gets the same environment.

@@ -133,9 +133,6 @@ lang_and_lms() {
   python -m s2s.bin.prepare_tokens --text data/train/text --out data/lang $kind &&
     local/prepare_ngram.sh --ngram $ngram --order $ngram_order --lm-dir $download_dir/lm data/lm || return 1
   if [ "$use_nnlm" = true ]; then
-    python -c "import s2s.tasks.lm" 2>/dev/null || {
-      echo "$0: the neural LM task (s2s/tasks/lm.py) is missing in this checkout; use --use-nnlm false" >&2
-      return 1; }
     $cuda_cmd --gpu $((ngpu > 0 ? 1 : 0)) exp/nnlm/log/train.log \
       local/train.sh --ngpu $((ngpu > 0 ? 1 : 0)) --rdzv-id nnlm -- --config $nnlm_config --exp-dir exp/nnlm \
         --train_data $download_dir/lm/librispeech-lm-norm.txt.gz --valid_data data/dev_clean \

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Job wrappers used by run.sh. Local by default; on a cluster pick one of the others:
 #   SGE:   export train_cmd="utils/queue.pl --mem 4G"  cuda_cmd="utils/queue.pl --gpu 1"
 #   SLURM: export train_cmd="utils/slurm.pl --mem 4G"  cuda_cmd="utils/slurm.pl --gpu 1"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Environment of the recipe: the project's venv, utils/ on PATH, C sorting.
 # The root is found through symlinks, so a directory that links to these files works too.
 S2S_ROOT=$(cd "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../.." && pwd)

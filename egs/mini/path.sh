@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Environment of the recipe: the project's venv, utils/ and KenLM on PATH, C sorting.
 S2S_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 if [ -f "$S2S_ROOT/.venv/bin/activate" ]; then

@@ -10,7 +10,13 @@ import sys
 from pathlib import Path
 
 from s2s.data.cmvn import compute_cmvn_stats
-from s2s.errors import S2SError
+from s2s.errors import run_main
+
+
+def run(args) -> None:
+    data = Path(args.data)
+    stats = compute_cmvn_stats(data / "feats.scp", Path(args.out) if args.out else data / "cmvn.ark")
+    print(f"compute_cmvn: {int(stats[0, -1])} frames, dim {stats.shape[1] - 1}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,15 +24,7 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="data directory with feats.scp")
     ap.add_argument("--out", help="output stats (default: DATA/cmvn.ark)")
-    args = ap.parse_args(argv)
-    data = Path(args.data)
-    try:
-        stats = compute_cmvn_stats(data / "feats.scp", Path(args.out) if args.out else data / "cmvn.ark")
-    except S2SError as e:
-        print(f"compute_cmvn: error: {e}", file=sys.stderr)
-        return 1
-    print(f"compute_cmvn: {int(stats[0, -1])} frames, dim {stats.shape[1] - 1}", file=sys.stderr)
-    return 0
+    return run_main("compute_cmvn", run, ap.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -3,16 +3,10 @@
     python -m s2s.bin.compute_feats --conf conf/fbank.yaml --data data/train --out-dir fbank [--nj 4 --job 2]
         [--name feats_train] [--compress]
 
-Job J of N takes ``DIR/split{N}/{J}`` when that exists (utils/split_data.sh),
-otherwise the J-th contiguous slice of the sorted utterance list. Writes
-``OUT/NAME.J.ark``, ``OUT/NAME.J.scp`` (absolute ark paths, sorted) and
-``OUT/NAME.utt2num_frames.J`` (NAME is ``--name``, default ``feats``;
-utils/make_feats.sh uses ``feats_<data dir name>`` so sets can share one OUT);
-each appears under its final name only when
-complete, the scp last. Dither noise is seeded per utterance from ``seed`` and
-the utterance id, so results do not depend on the number of jobs.
-
-``--print-config`` prints the resolved frontend config (every option) and exits.
+Writes ``OUT/NAME.J.ark``, ``OUT/NAME.J.scp`` and ``OUT/NAME.utt2num_frames.J``
+(NAME is ``--name``, default ``feats``; utils/make_feats.sh uses ``feats_<data dir
+name>`` so sets can share one OUT); see ``s2s.data.dump``. ``--print-config``
+prints the resolved frontend config (every option) and exits.
 """
 
 from __future__ import annotations
@@ -20,70 +14,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import zlib
 from pathlib import Path
 
-import kaldiio
-import torch
-import yaml
-
-from s2s.config import load_yaml
-from s2s.data.audio import iter_datadir_audio
-from s2s.data.datadir import DataDir, write_table
-from s2s.data.features import Frontend, build_frontend
-from s2s.errors import S2SError
-from s2s.io import atomic_path
-
-# Kaldi's compression method for features (kSpeechFeature), what --compress=true picks for them.
-KALDI_SPEECH_FEATURE_COMPRESSION = 2
+from s2s.errors import S2SError, run_main
 
 
-def job_data(data: Path, nj: int, job: int) -> tuple[Path, list[str]]:
-    """The data dir and sorted utterance ids of job ``job`` (1-based) of ``nj``."""
-    if not 1 <= job <= nj:
-        raise S2SError(f"--job {job} is outside 1..{nj} (--nj {nj})")
-    split = data / f"split{nj}" / str(job)
-    if nj > 1 and split.is_dir():
-        dd = DataDir(split)
-        return split, sorted(dd.segments() or dd.wav_scp())
-    dd = DataDir(data)
-    utts = sorted(dd.segments() or dd.wav_scp())
-    return data, utts[(job - 1) * len(utts) // nj: job * len(utts) // nj]
-
-
-def utt_generator(seed: int, utt: str) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(utt.encode("utf-8")))
-
-
-def compute_job(frontend: Frontend, data: Path, out_dir: Path, nj: int = 1, job: int = 1,
-                compress: bool = False, name: str = "feats") -> int:
-    """Compute and write job ``job``'s features; return the number of utterances written."""
-    src, utts = job_data(data, nj, job)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ark = (out_dir / f"{name}.{job}.ark").resolve()
-    conf = frontend.conf
-    scp_lines: dict[str, str] = {}
-    num_frames: dict[str, str] = {}
-    compression = KALDI_SPEECH_FEATURE_COMPRESSION if compress else None
-    with atomic_path(ark) as tmp_ark, open(tmp_ark, "wb") as f:
-        for utt, wav, sr in iter_datadir_audio(src, frontend.sample_rate, conf.get("resample", False), utts):
-            feats = frontend(wav, sr, generator=utt_generator(conf.get("seed", 0), utt)).numpy()
-            if feats.shape[0] == 0:
-                raise S2SError(
-                    f"{src}/wav.scp: {utt}: {len(wav) / sr:.3f} s of audio gives no {conf['type']} frames; "
-                    f"remove the utterance (utils/subset_data_dir.sh / fix_data_dir.sh)"
-                )
-            # The scp offset points just past "utt " (Kaldi's convention, which kaldiio follows).
-            offset = f.tell() + len(utt.encode("utf-8")) + 1
-            kaldiio.save_ark(f, {utt: feats}, compression_method=compression)
-            scp_lines[utt] = f"{ark}:{offset}"
-            num_frames[utt] = str(feats.shape[0])
-    write_table(out_dir / f"{name}.utt2num_frames.{job}", num_frames)
-    write_table(out_dir / f"{name}.{job}.scp", scp_lines)
-    return len(scp_lines)
-
-
-def main(argv: list[str] | None = None) -> int:
+def get_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="compute_feats", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--conf", required=True, help="frontend YAML, e.g. {type: fbank, num_mel_bins: 80}")
@@ -94,27 +30,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--job", type=int, default=1)
     ap.add_argument("--compress", action="store_true", help="Kaldi-compressed matrices (about 4x smaller)")
     ap.add_argument("--print-config", action="store_true", help="print the resolved frontend config and exit")
-    args = ap.parse_args(argv)
-    try:
-        conf = load_yaml(args.conf)
-        frontend = build_frontend(conf)
-        if args.print_config:
-            sys.stdout.write(yaml.safe_dump(frontend.conf, sort_keys=False))
-            return 0
-        if not args.data or not args.out_dir:
-            raise S2SError("--data and --out-dir are required (unless --print-config)")
-        if not args.name or "/" in args.name or args.name.startswith("."):
-            raise S2SError(f"--name {args.name!r}: give a plain file name prefix such as feats_train")
-        torch.set_num_threads(1)  # one job per core; run.pl provides the parallelism
-        t0 = time.time()
-        n = compute_job(frontend, Path(args.data), Path(args.out_dir), args.nj, args.job, args.compress,
-                        args.name)
-        print(f"compute_feats: job {args.job}/{args.nj}: {n} utterances, {frontend.conf['type']} "
-              f"dim {frontend.dim}, {time.time() - t0:.1f} s", file=sys.stderr)
-    except S2SError as e:
-        print(f"compute_feats: error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return ap
+
+
+def run(args) -> None:
+    import torch
+    import yaml
+
+    from s2s.config import load_yaml
+    from s2s.data.dump import dump_features
+    from s2s.data.features import build_frontend
+
+    frontend = build_frontend(load_yaml(args.conf))
+    if args.print_config:
+        sys.stdout.write(yaml.safe_dump(frontend.conf, sort_keys=False))
+        return
+    if not args.data or not args.out_dir:
+        raise S2SError("--data and --out-dir are required (unless --print-config)")
+    torch.set_num_threads(1)  # one job per core; run.pl provides the parallelism
+    t0 = time.time()
+    n = dump_features(frontend, Path(args.data), Path(args.out_dir), args.nj, args.job, args.compress, args.name)
+    print(f"compute_feats: job {args.job}/{args.nj}: {n} utterances, {frontend.conf['type']} "
+          f"dim {frontend.dim}, {time.time() - t0:.1f} s", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main("compute_feats", run, get_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from s2s.data.download import download, fetch_and_extract, safe_extract, url_basename
-from s2s.errors import S2SError
+from s2s.data.download import fetch
+from s2s.errors import run_main
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,30 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        dest = Path(args.dest)
-        if args.url and (dest.is_dir() or args.dest.endswith("/")):
-            dest = dest / url_basename(args.url)
-        kw = dict(retries=args.retries, backoff=args.backoff, timeout=args.timeout, quiet=args.quiet)
-        if args.url is None:
-            if not args.extract_to:
-                raise S2SError("nothing to do: give --url to download, or --extract-to to extract --dest")
-            safe_extract(dest, args.extract_to, quiet=args.quiet)
-            if args.remove_archive:
-                dest.unlink()
-        elif args.extract_to:
-            fetch_and_extract(args.url, dest, args.extract_to, md5=args.md5, sha256=args.sha256,
-                              remove_archive=args.remove_archive, **kw)
-        else:
-            download(args.url, dest, md5=args.md5, sha256=args.sha256, **kw)
-    except S2SError as e:
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted; re-run the same command to resume", file=sys.stderr)
-        return 130
-    return 0
+    a = parser.parse_args(argv)
+    return run_main(parser.prog, fetch, a.url, a.dest, extract_to=a.extract_to, md5=a.md5, sha256=a.sha256,
+                    remove_archive=a.remove_archive, retries=a.retries, backoff=a.backoff, timeout=a.timeout,
+                    quiet=a.quiet)
 
 
 if __name__ == "__main__":

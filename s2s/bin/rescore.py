@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from s2s.errors import S2SError
+from s2s.errors import run_main
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -45,63 +44,10 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(args) -> dict:
-    """Rescore as ``args`` say and write the outputs; returns the weights used (and WER with --tune)."""
-    from s2s.data.datadir import read_table
-    from s2s.decode.rescore import (NeuralLmScorer, add_nlm_scores, best_texts, parse_grid, read_nbest,
-                                    total_scores, tune, write_nbest)
-    from s2s.io import atomic_open
-
-    if args.tune and not args.ref:
-        raise S2SError("--tune needs --ref data/<dev set>/text (the references to tune against)")
-    if (args.ngram_weight is None) != (args.word_score is None):
-        raise S2SError("give both --ngram-weight and --word-score, or neither (then the decoder's combined "
-                       "score is used)")
-    lm_weights = parse_grid(args.weights, "--weights") if args.tune else [args.lm_weight]
-    bonuses = parse_grid(args.length_bonuses, "--length-bonuses") if args.tune else [args.length_bonus]
-    refs = read_table(args.ref, allow_empty_value=True) if args.tune else None
-    nbest = read_nbest(args.nbest)
-    scorer = NeuralLmScorer.from_checkpoint(args.lm_model, args.device, args.batch_tokens)
-    add_nlm_scores(nbest, scorer)
-
-    weights = {"lm_weight": args.lm_weight, "length_bonus": args.length_bonus}
-    out = Path(args.out)
-    if args.tune:
-        # References in the hypotheses' normalisation (the token set's case), as tune_lm does.
-        refs = {k: scorer.tokenizer.normalize(v) for k, v in refs.items()}
-        res = tune(nbest, refs, lm_weights, bonuses, args.ngram_weight, args.word_score, ref_name=args.ref)
-        weights = {"lm_weight": res.lm_weight, "length_bonus": res.length_bonus, "wer": res.wer}
-        with atomic_open(out / "tune.txt") as f:
-            f.write(f"# WER (%) on {args.ref} of {sum(len(h) for h in nbest.values())} hypotheses "
-                    f"of {len(nbest)} utterances\n# lm_weight length_bonus wer\n")
-            for lam, bonus, wer in res.table:
-                f.write(f"{lam:g} {bonus:g} {wer:.2f}\n")
-    texts = best_texts(nbest, weights["lm_weight"], args.ngram_weight, args.word_score, weights["length_bonus"])
-    totals = {u: total_scores(h, weights["lm_weight"], args.ngram_weight, args.word_score, weights["length_bonus"])
-              for u, h in nbest.items()}
-    write_nbest(out / "nbest.jsonl", nbest, totals)
-    with atomic_open(out / "text") as f:
-        for utt in sorted(texts):
-            f.write(f"{utt} {texts[utt]}".rstrip() + "\n")
-    if args.ngram_weight is not None:
-        weights.update(ngram_weight=args.ngram_weight, word_score=args.word_score)
-    if args.tune:
-        with atomic_open(out / "best_weights") as f:
-            for k, v in weights.items():
-                f.write(f"{k} {v:.2f}\n" if k == "wer" else f"{k} {v:g}\n")
-    return weights
-
-
 def main(argv=None) -> int:
-    args = get_parser().parse_args(argv)
-    try:
-        weights = run(args)
-    except S2SError as e:
-        print(f"s2s.bin.rescore: error: {e}", file=sys.stderr)
-        return 1
-    print("rescored into " + str(Path(args.out) / "text") + ": "
-          + " ".join(f"{k}={v:g}" for k, v in weights.items()), file=sys.stderr)
-    return 0
+    from s2s.decode.rescore import rescore_files
+
+    return run_main("s2s.bin.rescore", rescore_files, get_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-from s2s.errors import S2SError
+from s2s.errors import run_main
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -35,45 +34,16 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _set_name(ref: Path) -> str:
-    parent = ref.resolve().parent.name
-    return parent or ref.stem
+def run(args) -> None:
+    from s2s.score import score_files
 
-
-def run(args) -> str:
-    """Score as ``args`` say, write the reports, and return the summary line."""
-    from s2s.data.datadir import read_table
-
-    if args.results and not args.tag:
-        raise S2SError("--results needs --tag NAME (the experiment's name in the table)")
-    ref_path, hyp_path = Path(args.ref), Path(args.hyp)
-    ref = read_table(ref_path, allow_empty_value=True)
-    hyp = read_table(hyp_path, allow_empty_value=True)
-    out_dir = Path(args.out_dir) if args.out_dir else hyp_path.parent
-    set_name = args.set_name or _set_name(ref_path)
-    if args.task == "asr":
-        from s2s.score import wer as mod
-
-        report = mod.score_texts(ref, hyp, hyp_name=str(hyp_path))
-    else:
-        from s2s.score import classification as mod
-
-        report = mod.classification_report(ref, hyp, hyp_name=str(hyp_path))
-    mod.write_report(report, out_dir)
-    if args.results:
-        mod.append_results(args.results, args.tag, set_name, report)
-    return report.summary_line()
+    print(score_files(args.ref, args.hyp, args.task, args.out_dir, args.results, args.tag, args.set_name))
 
 
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(format="score: warning: %(message)s", level=logging.WARNING)
-    try:
-        print(run(args))
-    except S2SError as e:
-        print(f"score: error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return run_main("score", run, args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from s2s.errors import S2SError
+from s2s.errors import run_main
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -39,52 +39,19 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(args) -> str:
-    import torch
+def run(args) -> None:
+    from s2s.synth.jobs import synthesize_tacotron_job
 
-    from s2s.bin.synthesize import choose_speakers, job_share, write_job_tables
-    from s2s.synth.engines import save_wav
-    from s2s.synth.tacotron import TacotronSynthesizer
-
-    synth = TacotronSynthesizer(args.model, device=args.device, griffin_lim_iters=args.griffin_lim_iters,
-                                seed=args.seed)
     if args.list_speakers:
-        print("\n".join(synth.speakers()))
-        return ""
-    speakers = choose_speakers(synth, args)
-    share, changes, skipped = job_share(args, speakers)
-    wav_dir = (args.out_dir / "wav").resolve()
-    tables: dict[str, dict[str, str]] = {"wav.scp": {}, "text": {}, "utt2spk": {}, "utt2dur": {}}
-    unstopped = 0
-    for i, (utt, spk, text) in enumerate(share):
-        torch.manual_seed(args.seed * 100003 + args.job * 1009 + i)  # prenet dropout: reproducible
-        mel, _, stopped = synth.mel(text, spk)
-        unstopped += not stopped
-        wav = synth.vocoder(mel.cpu())
-        if synth.model_sample_rate != args.sample_rate:
-            from s2s.synth.engines import resample
+        from s2s.synth.tacotron import TacotronSynthesizer
 
-            wav = resample([wav], synth.model_sample_rate, args.sample_rate)[0]
-        path = wav_dir / f"{utt}.wav"
-        save_wav(path, wav, args.sample_rate)
-        tables["wav.scp"][utt] = str(path)
-        tables["text"][utt] = text
-        tables["utt2spk"][utt] = spk
-        tables["utt2dur"][utt] = f"{len(wav) / args.sample_rate:.4f}"
-    return write_job_tables(args, tables, len(speakers), changes, skipped,
-                            extra=f"{unstopped} reached the decoder step limit; ")
+        print("\n".join(TacotronSynthesizer(args.model, device=args.device).speakers()))
+        return
+    print(f"synthesize_tts: {synthesize_tacotron_job(args)}", file=sys.stderr)
 
 
 def main(argv=None) -> int:
-    args = get_parser().parse_args(argv)
-    try:
-        summary = run(args)
-    except S2SError as e:
-        print(f"synthesize_tts: error: {e}", file=sys.stderr)
-        return 1
-    if summary:
-        print(f"synthesize_tts: {summary}", file=sys.stderr)
-    return 0
+    return run_main("synthesize_tts", run, get_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from s2s.errors import S2SError
+from s2s.errors import run_main
 
 
-def main(argv=None) -> int:
+def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="s2s.bin.train_ngram", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--text", action="append", default=[], help="Kaldi text table (utt words...); repeatable")
@@ -35,25 +35,16 @@ def main(argv=None) -> int:
     p.add_argument("--no-discount-fallback", action="store_true",
                    help="refuse (instead of falling back to fixed discounts) on corpora too small for Kneser-Ney")
     p.add_argument("--out", required=True, help="output dir")
-    args = p.parse_args(argv)
-    try:
-        from s2s.decode.ngram import train_ngram
+    return p
 
-        res = train_ngram(args.out, order=args.order, texts=args.text, corpora=args.corpus, tokens=args.tokens,
-                          unit=args.unit, prune=args.prune, binary=not args.no_binary, oov=args.oov,
-                          memory=args.memory, discount_fallback=not args.no_discount_fallback)
-    except S2SError as e:
-        print(f"s2s.bin.train_ngram: error: {e}", file=sys.stderr)
-        return 1
-    print(f"s2s.bin.train_ngram: corpus: {res['stats'].summary()}", file=sys.stderr)
-    msg = f"s2s.bin.train_ngram: order-{args.order} {args.unit} n-gram {res['arpa']}"
-    if "binary" in res:
-        msg += f" and {res['binary']}"
-    if "lexicon" in res:
-        msg += f"; lexicon {res['lexicon']} ({res['lexicon_words']} words"
-        msg += f", {len(res['unspellable'])} unspellable)" if res["unspellable"] else ")"
-    print(msg, file=sys.stderr)
-    return 0
+
+def main(argv=None) -> int:
+    from s2s.decode.ngram import train_ngram_report
+
+    a = get_parser().parse_args(argv)
+    return run_main("s2s.bin.train_ngram", train_ngram_report, a.out, order=a.order, texts=a.text,
+                    corpora=a.corpus, tokens=a.tokens, unit=a.unit, prune=a.prune, binary=not a.no_binary,
+                    oov=a.oov, memory=a.memory, discount_fallback=not a.no_discount_fallback)
 
 
 if __name__ == "__main__":

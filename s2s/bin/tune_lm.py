@@ -15,174 +15,36 @@ Points are decoded by ``--nj`` processes that share the loaded LM.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import sys
-from pathlib import Path
 
-from s2s.errors import S2SError
-
-_WORK: dict = {}  # set in the parent before forking: the decoder and the log-probabilities
+from s2s.errors import run_main
 
 
-def parse_range(spec: str, name: str) -> list[float]:
-    """``a:b:step`` (inclusive) or ``x,y,z`` -> sorted distinct floats."""
-    try:
-        if ":" in spec:
-            a, b, step = (float(v) for v in spec.split(":"))
-            if step <= 0 or b < a:
-                raise ValueError
-            n = int(round((b - a) / step))
-            vals = [round(a + i * step, 6) for i in range(n + 1) if a + i * step <= b + 1e-9]
-        else:
-            vals = [float(v) for v in spec.split(",") if v.strip()]
-    except ValueError:
-        raise S2SError(f"--{name} {spec!r}: expected start:stop:step with step > 0 and stop >= start, "
-                       f"or a comma list like 0.5,1,1.5") from None
-    if not vals:
-        raise S2SError(f"--{name} {spec!r}: no values")
-    return sorted(set(vals))
+def get_parser() -> argparse.ArgumentParser:
+    from s2s.decode.beam import add_beam_args
 
-
-def _decode_point(point: tuple[float, float]) -> tuple[tuple[float, float], dict[str, str]]:
-    dec = _WORK["decoder"]
-    dec.set_weights(point[0], point[1])
-    hyps = {}
-    for k, x in _WORK["logprobs"].items():
-        res = dec(x)
-        hyps[k] = res[0].text if res else ""
-    return point, hyps
-
-
-class Tuner:
-    """Decodes points (in parallel) and remembers each point's WER."""
-
-    def __init__(self, refs: dict[str, str], nj: int, log=print):
-        from s2s.score.wer import score_texts
-
-        self.refs = refs
-        self.nj = nj
-        self.wers: dict[tuple[float, float], float] = {}
-        self._score = score_texts
-        self.log = log
-
-    def evaluate(self, points: list[tuple[float, float]]) -> None:
-        todo = [p for p in dict.fromkeys(points) if p not in self.wers]
-        if not todo:
-            return
-        if self.nj > 1 and len(todo) > 1:
-            # fork: the children share the parent's loaded LM and log-probabilities.
-            with mp.get_context("fork").Pool(min(self.nj, len(todo))) as pool:
-                results = pool.imap_unordered(_decode_point, todo)
-                for point, hyps in results:
-                    self._record(point, hyps)
-        else:
-            for p in todo:
-                self._record(*_decode_point(p))
-
-    def _record(self, point, hyps) -> None:
-        wer = self._score(self.refs, hyps, hyp_name="decoded log-probabilities").wer
-        self.wers[point] = wer
-        self.log(f"alpha {point[0]:g} beta {point[1]:g} WER {wer:.2f}")
-
-    def best(self) -> tuple[tuple[float, float], float]:
-        # Ties go to the smaller alpha, then the smaller beta: the least LM-driven setting.
-        p = min(self.wers, key=lambda q: (self.wers[q], q[0], q[1]))
-        return p, self.wers[p]
-
-
-def grid_search(tuner: Tuner, alphas, betas) -> None:
-    tuner.evaluate([(a, b) for a in alphas for b in betas])
-
-
-def coordinate_search(tuner: Tuner, alphas, betas, max_rounds: int = 4) -> None:
-    a, b = alphas[len(alphas) // 2], betas[len(betas) // 2]
-    for _ in range(max_rounds):
-        tuner.evaluate([(x, b) for x in alphas])
-        a_new = min(alphas, key=lambda x: (tuner.wers[(x, b)], x))
-        tuner.evaluate([(a_new, y) for y in betas])
-        b_new = min(betas, key=lambda y: (tuner.wers[(a_new, y)], y))
-        if (a_new, b_new) == (a, b):
-            break
-        a, b = a_new, b_new
-
-
-def tune(args) -> dict:
-    from s2s.data.datadir import read_table
-    from s2s.data.tokens import Tokenizer
-    from s2s.decode.beam import CtcBeamDecoder
-    from s2s.decode.logprobs import load_all
-    from s2s.io import atomic_open
-
-    alphas = parse_range(args.alpha, "alpha")
-    betas = parse_range(args.beta, "beta")
-    if args.search not in ("grid", "coordinate"):
-        raise S2SError(f"--search must be grid or coordinate, got {args.search!r}")
-    tokenizer = Tokenizer.load(args.tokens)
-    logprobs = {}
-    for scp in args.logprobs:
-        logprobs.update(load_all(scp))
-    refs_all = read_table(args.ref, allow_empty_value=True)
-    missing = [k for k in logprobs if k not in refs_all]
-    if missing:
-        raise S2SError(f"{args.ref}: no reference for {len(missing)} utterance(s) of the log-probabilities "
-                       f"(e.g. {missing[0]}); give the text of the set that was dumped")
-    for k, x in logprobs.items():
-        if x.ndim != 2 or x.shape[1] != len(tokenizer):
-            raise S2SError(f"{', '.join(args.logprobs)}: log-probabilities of {k!r} have shape {x.shape} but "
-                           f"{args.tokens} has {len(tokenizer)} tokens; use the tokens.txt the model was trained with")
-    refs = {k: tokenizer.normalize(refs_all[k]) for k in sorted(logprobs)}
-    decoder = CtcBeamDecoder(tokenizer.tokens, lm=args.lm, lexicon=args.lexicon, beam=args.beam,
-                             beam_threshold=args.beam_threshold, token_beam=args.token_beam,
-                             unk_score=args.unk_score)
-    _WORK.update(decoder=decoder, logprobs=logprobs)
-    tuner = Tuner(refs, args.nj, log=lambda s: print(s, flush=True))
-    (grid_search if args.search == "grid" else coordinate_search)(tuner, alphas, betas)
-    (alpha, beta), wer = tuner.best()
-    if args.grid_out:
-        with atomic_open(args.grid_out) as f:
-            for (a, b), w in sorted(tuner.wers.items()):
-                f.write(f"{a:g} {b:g} {w:.2f}\n")
-    best = {"lm_weight": alpha, "word_score": beta, "wer": round(wer, 4), "beam": args.beam,
-            "lm": str(args.lm), "lexicon": args.lexicon, "search": args.search,
-            "points": len(tuner.wers), "utterances": len(logprobs)}
-    _write_yaml(best, args.out, atomic_open)
-    print(f"best: alpha {alpha:g} beta {beta:g} WER {wer:.2f} ({len(tuner.wers)} points) -> {args.out}")
-    return best
-
-
-def _write_yaml(data: dict, path, atomic_open) -> None:
-    """A plain mapping a shell can read (``awk '/lm_weight/ {print $2}'``) and YAML loaders too."""
-    import yaml
-
-    with atomic_open(path) as f:
-        yaml.safe_dump(data, f, sort_keys=False)
-
-
-def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="s2s.bin.tune_lm", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--logprobs", required=True, action="append", help="logprobs.scp (repeat for several sets)")
     p.add_argument("--ref", required=True, help="reference text (Kaldi text table)")
     p.add_argument("--tokens", required=True, help="data/lang/tokens.txt")
-    p.add_argument("--lm", required=True, help="KenLM model (ARPA or binary)")
-    p.add_argument("--lexicon", help="lexicon (default: the LM's vocabulary spelled in the tokens)")
     p.add_argument("--alpha", default="0:2:0.25", help="lm_weight values: start:stop:step or a,b,c")
     p.add_argument("--beta", default="-1:3:0.5", help="word_score values: start:stop:step or a,b,c")
     p.add_argument("--search", default="grid", choices=["grid", "coordinate"])
-    p.add_argument("--beam", type=int, default=64)
-    p.add_argument("--beam-threshold", type=float, default=25.0)
-    p.add_argument("--token-beam", type=int, default=None)
-    p.add_argument("--unk-score", type=float, default=float("-inf"))
     p.add_argument("--nj", type=int, default=2, help="decoding processes")
     p.add_argument("--grid-out", help="also write 'alpha beta WER' per point here")
     p.add_argument("--out", required=True, help="best values (YAML)")
-    args = p.parse_args(argv)
-    try:
-        tune(args)
-    except S2SError as e:
-        print(f"s2s.bin.tune_lm: error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    add_beam_args(p, weights=False)
+    return p
+
+
+def main(argv=None) -> int:
+    from s2s.decode.tune import tune
+
+    args = get_parser().parse_args(argv)
+    if not args.lm:
+        get_parser().error("--lm is required")
+    return run_main("s2s.bin.tune_lm", tune, args)
 
 
 if __name__ == "__main__":

@@ -85,8 +85,8 @@ def resample_audio(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
 
 
 def _run_pipe(cmd: str, where: str) -> bytes:
-    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True,
+                          stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip()
         tail = "\n".join(err.splitlines()[-5:]) or "(no stderr)"
@@ -186,3 +186,21 @@ def iter_datadir_audio(datadir, target_sr: int | None = None, resample: bool = F
             if b <= a:
                 raise S2SError(f"{seg_path}: segment {utt!r} is empty at {sr} Hz; remove it")
             yield utt, wav[a:b], sr
+
+
+def read_any_audio(path, sample_rate: int) -> np.ndarray:
+    """Mono float32 at ``sample_rate`` from any file libsndfile or sox reads (resampled as needed)."""
+    import shlex
+
+    p = Path(path)
+    if not p.is_file():
+        raise S2SError(f"{path}: no such audio file")
+    try:
+        wav, _ = load_audio(str(p), target_sr=sample_rate, resample=True, context=str(p))
+        return wav
+    except S2SError:
+        pass
+    # Formats libsndfile lacks (mp3 on old builds, sph, ...) and multi-channel files: let sox convert.
+    cmd = f"sox {shlex.quote(str(p))} -t wav -b 16 -c 1 -r {sample_rate} - |"
+    wav, _ = load_audio(cmd, target_sr=sample_rate, resample=True, context=str(p))
+    return wav

@@ -1,4 +1,5 @@
-"""Cepstral mean and variance normalisation (CMVN), global or per utterance.
+"""Cepstral mean and variance normalisation (CMVN): Kaldi stats, and the normaliser every speech
+model carries (global or per utterance).
 
 Global statistics use Kaldi's format (``compute-cmvn-stats``): a 2 x (D+1)
 float64 matrix whose first row holds the per-dimension sums and, in the last
@@ -13,6 +14,7 @@ from pathlib import Path
 import kaldiio
 import numpy as np
 import torch
+from torch import Tensor, nn
 
 from s2s.errors import S2SError
 
@@ -94,23 +96,70 @@ def load_cmvn(path) -> tuple[np.ndarray, np.ndarray]:
     return stats_to_mean_std(stats, str(path))
 
 
-def apply_cmvn(feats: torch.Tensor, mean, std) -> torch.Tensor:
-    """``(feats - mean) / std`` over the last dimension (any leading shape)."""
-    mean = torch.as_tensor(mean, dtype=feats.dtype, device=feats.device)
-    std = torch.as_tensor(std, dtype=feats.dtype, device=feats.device)
-    if feats.shape[-1] != mean.shape[-1] or mean.shape != std.shape:
-        raise S2SError(f"CMVN has dim {mean.shape[-1]} but the features have dim {feats.shape[-1]}; "
-                       f"recompute the stats (utils/compute_cmvn_stats.sh) for these features")
-    return (feats - mean) / std
+MODES = ("global", "utterance", "none")
 
 
-def utterance_cmvn(feats: torch.Tensor, norm_vars: bool = True, eps: float = 1e-5) -> torch.Tensor:
-    """Normalise one utterance ``(T, D)`` to zero mean (and unit variance) per dimension over time."""
-    if feats.dim() != 2:
-        raise S2SError(f"utterance_cmvn expects (frames, dim) features, got shape {tuple(feats.shape)}")
-    if feats.shape[0] == 0:
-        return feats
-    x = feats - feats.mean(0, keepdim=True)
-    if norm_vars:
-        x = x / x.pow(2).mean(0, keepdim=True).sqrt().clamp_min(eps)
-    return x
+class Normalizer(nn.Module):
+    """Feature normalisation inside a model: ``global`` (mean/std buffers from Kaldi CMVN stats,
+    saved with the weights), ``utterance`` (each utterance to zero mean and unit variance per
+    dimension over its own valid frames) or ``none``.
+
+    ``forward(feats (B, T, D), lengths (B,))`` normalises a padded batch (padded frames come out
+    zero, so a batch gives each utterance what it gives alone); ``normalize_one`` does one
+    ``(T, D)`` matrix.
+    """
+
+    def __init__(self, mode: str, dim: int, eps: float = 1e-5):
+        super().__init__()
+        if mode not in MODES:
+            raise S2SError(f"cmvn: unknown mode {mode!r}; use global, utterance or none")
+        self.mode = mode
+        self.dim = dim
+        self.eps = eps
+        self.register_buffer("mean", torch.zeros(dim), persistent=mode == "global")
+        self.register_buffer("std", torch.ones(dim), persistent=mode == "global")
+
+    def set_stats(self, mean, std) -> "Normalizer":
+        mean = torch.as_tensor(np.asarray(mean), dtype=torch.float32)
+        std = torch.as_tensor(np.asarray(std), dtype=torch.float32)
+        if mean.shape != (self.dim,) or std.shape != (self.dim,):
+            raise S2SError(f"CMVN has dim {mean.shape[-1]} but the features have dim {self.dim}; "
+                           f"recompute the stats (utils/compute_cmvn_stats.sh) for these features")
+        self.mean.copy_(mean)
+        self.std.copy_(std)
+        return self
+
+    def forward(self, feats: Tensor, lengths: Tensor) -> Tensor:
+        valid = (torch.arange(feats.shape[1], device=feats.device)[None, :]
+                 < lengths.to(feats.device)[:, None]).to(feats.dtype)[..., None]
+        if self.mode == "global":
+            return (feats - self.mean) / self.std * valid
+        if self.mode == "utterance":
+            count = valid.sum(1, keepdim=True).clamp_min(1.0)
+            mean = (feats * valid).sum(1, keepdim=True) / count
+            var = (((feats - mean) * valid) ** 2).sum(1, keepdim=True) / count
+            return (feats - mean) / var.sqrt().clamp_min(self.eps) * valid
+        return feats * valid
+
+    def normalize_one(self, feats: Tensor) -> Tensor:
+        """One utterance ``(T, D)``."""
+        if feats.dim() != 2 or feats.shape[1] != self.dim:
+            raise S2SError(f"cmvn expects (frames, {self.dim}) features, got shape {tuple(feats.shape)}")
+        return self(feats[None], torch.tensor([feats.shape[0]]))[0]
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode}, dim={self.dim}"
+
+
+def cmvn_from_config(conf: dict, first_dir: str | None, dim: int) -> Normalizer:
+    """The normaliser of a task config's ``cmvn`` / ``cmvn_file``; global stats default to
+    FIRST_DIR/cmvn.ark (written by utils/compute_cmvn_stats.sh)."""
+    mode = conf.get("cmvn", "global")
+    norm = Normalizer(mode, dim)
+    if mode != "global":
+        return norm
+    path = conf.get("cmvn_file") or (str(Path(first_dir) / "cmvn.ark") if first_dir else None)
+    if path is None or not Path(path).is_file():
+        raise S2SError(f"{path}: global CMVN stats not found; run utils/compute_cmvn_stats.sh on the training data "
+                       f"or set cmvn: utterance")
+    return norm.set_stats(*load_cmvn(path))

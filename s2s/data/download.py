@@ -469,3 +469,23 @@ def url_basename(url: str) -> str:
         raise S2SError(f"{url}: the URL names no file; give --dest as a file path")
     return name
 
+
+
+def fetch(url: str | None, dest, extract_to=None, md5: str | None = None, sha256: str | None = None,
+          remove_archive: bool = False, **kw) -> None:
+    """What ``python -m s2s.bin.download`` does: download ``url`` to ``dest`` (a directory or a path
+    ending in / gets the URL's file name) and/or extract ``dest`` into ``extract_to``."""
+    dest_s = str(dest)
+    dest = Path(dest)
+    if url and (dest.is_dir() or dest_s.endswith("/")):
+        dest = dest / url_basename(url)
+    if url is None:
+        if not extract_to:
+            raise S2SError("nothing to do: give --url to download, or --extract-to to extract --dest")
+        safe_extract(dest, extract_to, quiet=kw.get("quiet", False))
+        if remove_archive:
+            dest.unlink()
+    elif extract_to:
+        fetch_and_extract(url, dest, extract_to, md5=md5, sha256=sha256, remove_archive=remove_archive, **kw)
+    else:
+        download(url, dest, md5=md5, sha256=sha256, **kw)

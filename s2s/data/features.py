@@ -1,7 +1,15 @@
-"""Acoustic front ends: Kaldi-compatible fbank/MFCC and NeMo-style log-mel.
+"""Acoustic front ends: Kaldi-compatible fbank/MFCC and NeMo-style log-mel, as ``nn.Module``s.
 
 ``build_frontend({"type": "fbank", "num_mel_bins": 80, ...})`` returns a
-:class:`Frontend`; calling it on a waveform gives a ``(T, D)`` float32 tensor.
+:class:`Frontend`. It is part of every speech model (``s2s.models``), so a
+checkpoint or an exported model goes from waveforms to outputs, and it also dumps
+features for fast training (``utils/make_feats.sh``):
+
+- ``frontend(wav, lengths)``: a batch of waveforms ``(B, N)`` (valid samples
+  ``n < lengths[b]``) -> ``(feats (B, T, D), frame_lengths (B,))``. Each
+  utterance's valid frames are exactly what it gives alone (padding invariance).
+- ``frontend.extract(wav, sr, generator=None)``: one 1-D waveform -> ``(T, D)``,
+  with the sample rate checked; dither, when on, draws from ``generator``.
 
 Conventions
 - Input waveforms are float in [-1, 1] (what :func:`s2s.data.audio.load_audio`
@@ -12,8 +20,9 @@ Conventions
   directly like NeMo.
 - Defaults follow Kaldi except ``dither`` (0.0 here, 1.0 in Kaldi) and
   ``num_mel_bins`` (80 for fbank): dumped features should be reproducible.
-  Dither, when on, is drawn from a torch generator seeded with ``seed`` (or
-  one passed per call), so a given utterance always gets the same noise.
+  Dither is applied by ``extract`` (seeded per utterance when dumping) and by
+  ``forward`` in training mode; a model in eval mode never dithers, so inference
+  and exported models are deterministic.
 - All frames are computed at once: framing is a strided view, the FFT is one
   batched ``torch.fft.rfft`` and the mel filterbank one matmul.
 """
@@ -24,6 +33,7 @@ import math
 
 import numpy as np
 import torch
+from torch import Tensor, nn
 
 from s2s.errors import S2SError
 from s2s.registry import Registry, check_kwargs
@@ -51,8 +61,9 @@ def build_frontend(conf: dict) -> "Frontend":
     return ctor(**conf)
 
 
-class Frontend:
-    """Waveform -> features. Subclasses set ``dim``, ``frame_shift`` and ``sample_rate``."""
+class Frontend(nn.Module):
+    """Waveforms -> features. Subclasses set ``dim``, ``frame_shift`` (s) and ``sample_rate``
+    and implement ``num_frames`` and ``compute``."""
 
     type: str = ""
     dim: int
@@ -60,7 +71,9 @@ class Frontend:
     sample_rate: int
 
     def __init__(self, options: dict):
+        super().__init__()
         self._options = options
+        self._dither = float(options.get("dither", 0.0))
         self._generator = torch.Generator().manual_seed(int(options.get("seed", 0)))
 
     @property
@@ -70,10 +83,21 @@ class Frontend:
 
     def num_frames(self, num_samples: int) -> int:
         """Number of feature frames for a waveform of ``num_samples`` samples."""
+        return int(self.frame_lengths(torch.tensor([int(num_samples)]))[0])
+
+    def frame_lengths(self, lengths: Tensor) -> Tensor:
+        """Frames per utterance (B,) for waveform lengths (B,) in samples; 0 for an empty one."""
         raise NotImplementedError
 
-    def __call__(self, wav, sr: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Features ``(T, dim)`` float32 on the waveform's device; T = ``num_frames(len(wav))``."""
+    def forward(self, wav: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Features ``(B, T, dim)`` float32 and frames per utterance for waveforms ``(B, N)``."""
+        x = wav.to(torch.float32)
+        frame_lengths = self.frame_lengths(lengths)
+        feats = self.compute(x, lengths, None, self.training and self._dither > 0)
+        return feats[:, : int(frame_lengths.max()) if frame_lengths.numel() else 0], frame_lengths
+
+    def extract(self, wav, sr: int, generator: torch.Generator | None = None) -> Tensor:
+        """Features ``(T, dim)`` of one 1-D waveform; T = ``num_frames(len(wav))``."""
         if sr != self.sample_rate:
             raise S2SError(
                 f"{self.type} frontend expects {self.sample_rate} Hz audio, got {sr} Hz; set 'resample: true' "
@@ -82,14 +106,23 @@ class Frontend:
         x = torch.as_tensor(wav)
         if x.dim() != 1:
             raise S2SError(f"{self.type} frontend expects a 1-D mono waveform, got shape {tuple(x.shape)}")
-        x = x.to(torch.float32)
-        return self.compute(x, generator if generator is not None else self._generator)
+        x = x.to(torch.float32)[None]
+        n = torch.tensor([x.shape[1]], device=x.device)
+        gen = generator if generator is not None else self._generator
+        with torch.no_grad():
+            feats = self.compute(x, n, gen, self._dither > 0)
+        return feats[0, : int(self.frame_lengths(n)[0])]
 
-    def compute(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def compute(self, x: Tensor, lengths: Tensor, generator: torch.Generator | None, dither: bool) -> Tensor:
+        """``(B, T, dim)`` features of padded waveforms; frames past an utterance's end are undefined."""
         raise NotImplementedError
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.conf})"
+    def _noise(self, shape, like: Tensor, generator: torch.Generator | None) -> Tensor:
+        # Noise is drawn on the CPU (generator or global RNG) so results do not depend on the device.
+        return torch.randn(shape, generator=generator, dtype=like.dtype).to(like.device)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.conf.items())
 
 
 def _check(cond: bool, key: str, msg: str, kind: str) -> None:
@@ -97,10 +130,26 @@ def _check(cond: bool, key: str, msg: str, kind: str) -> None:
         raise S2SError(f"frontend config (type {kind!r}): key {key!r} {msg}")
 
 
-def _dither(frames: torch.Tensor, amount: float, generator: torch.Generator) -> torch.Tensor:
-    # Noise is drawn on the CPU generator so results do not depend on the device.
-    noise = torch.randn(frames.shape, generator=generator, dtype=frames.dtype)
-    return frames + amount * noise.to(frames.device)
+def _mask_samples(x: Tensor, lengths: Tensor) -> Tensor:
+    """Zero every sample at or past each utterance's length."""
+    valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None].to(x.device)
+    return x * valid.to(x.dtype)
+
+
+def _reflect_index(pos: Tensor, lengths: Tensor, include_edge: bool) -> Tensor:
+    """Per-utterance indices (B, L) of positions ``pos`` (L,) mirrored into [0, n_b).
+
+    ``include_edge``: Kaldi's rule (the edge sample is repeated: -1 -> 0); otherwise
+    torch's ``reflect`` (-1 -> 1). Positions inside [0, n_b) map to themselves.
+    """
+    n = lengths.clamp_min(1)[:, None].to(pos.device)
+    p = pos[None, :].expand(n.shape[0], -1)
+    if include_edge:
+        m = torch.remainder(p, 2 * n)
+        return torch.where(m >= n, 2 * n - 1 - m, m)
+    period = (2 * n - 2).clamp_min(1)
+    m = torch.remainder(p, period)
+    return torch.where(m >= n, period - m, m)
 
 
 # --------------------------------------------------------------------------- Kaldi
@@ -174,62 +223,63 @@ class _KaldiBase(Frontend):
         self.padded = 1 << (self.win - 1).bit_length() if o["round_to_power_of_two"] else self.win
         self.sample_rate = sr
         self.frame_shift = self.shift / sr
-        self.window = kaldi_window(o["window_type"], self.win, o["blackman_coeff"])
+        self.register_buffer("window", kaldi_window(o["window_type"], self.win, o["blackman_coeff"]),
+                             persistent=False)
         nyquist = 0.5 * sr
         low = o["low_freq"]
         high = o["high_freq"] if o["high_freq"] > 0 else nyquist + o["high_freq"]
         _check(0 <= low < nyquist, "low_freq", f"must be in [0, {nyquist}), got {low}", kind)
         _check(low < high <= nyquist, "high_freq",
                f"must be in (low_freq, {nyquist}] (or <= 0: offset from Nyquist), got {o['high_freq']}", kind)
-        self.mel = kaldi_mel_banks(o["num_mel_bins"], self.padded, sr, low, high)
+        self.register_buffer("mel", kaldi_mel_banks(o["num_mel_bins"], self.padded, sr, low, high),
+                             persistent=False)
         _check(bool((self.mel.sum(0) > 0).all()), "num_mel_bins",
                f"= {o['num_mel_bins']} gives empty mel bins for a {self.padded}-point FFT; use fewer bins", kind)
 
-    def num_frames(self, num_samples: int) -> int:
+    def frame_lengths(self, lengths: Tensor) -> Tensor:
+        n = lengths.to(torch.long)
         if self._options["snip_edges"]:
-            return 0 if num_samples < self.win else 1 + (num_samples - self.win) // self.shift
-        return (num_samples + self.shift // 2) // self.shift
+            return torch.where(n < self.win, torch.zeros_like(n), 1 + torch.div(n - self.win, self.shift,
+                                                                                 rounding_mode="floor"))
+        return torch.div(n + self.shift // 2, self.shift, rounding_mode="floor")
 
-    def _frames(self, x: torch.Tensor) -> torch.Tensor:
-        """``(T, win)`` frames, Kaldi's ExtractWindow positions and edge reflection."""
-        n = x.numel()
-        t = self.num_frames(n)
+    def _frames(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """``(B, T, win)`` frames at Kaldi's ExtractWindow positions, with its edge reflection."""
+        t = int(self.frame_lengths(lengths).max()) if lengths.numel() else 0
         if t == 0:
-            return x.new_zeros((0, self.win))
+            return x.new_zeros((x.shape[0], 0, self.win))
         if self._options["snip_edges"]:
-            return x.unfold(0, self.win, self.shift)[:t]
-        # Frame i is centred on i*shift + shift/2; samples outside [0, n) are
-        # mirrored including the edge sample (Kaldi's rule), for any overshoot.
+            return x.unfold(1, self.win, self.shift)[:, :t]
+        # Frame i is centred on i*shift + shift/2; samples outside [0, n) are mirrored
+        # including the edge sample (Kaldi's rule), for any overshoot, per utterance.
         first = self.shift // 2 - self.win // 2
-        last = (t - 1) * self.shift + first + self.win
-        if first >= 0 and last <= n:
-            return x[first:last].unfold(0, self.win, self.shift)
-        idx = torch.arange(first, last, device=x.device) % (2 * n)
-        idx = torch.where(idx >= n, 2 * n - 1 - idx, idx)
-        return x[idx].unfold(0, self.win, self.shift)
+        pos = torch.arange(first, (t - 1) * self.shift + first + self.win, device=x.device)
+        idx = _reflect_index(pos, lengths, include_edge=True)
+        return torch.gather(x, 1, idx).unfold(1, self.win, self.shift)
 
-    def _power_spectrum(self, x: torch.Tensor, generator: torch.Generator):
-        """Returns ``(power or magnitude spectrum (T, padded/2+1), raw log energy (T,) or None)``."""
+    def _power_spectrum(self, x: Tensor, lengths: Tensor, generator, dither: bool):
+        """Returns ``(power or magnitude spectrum (B, T, padded/2+1), raw log energy (B, T) or None)``."""
         o = self._options
-        frames = self._frames(x * 32768.0)
-        if frames.shape[0] == 0:  # too short for one frame (MKL's FFT rejects empty batches)
-            return x.new_zeros((0, self.padded // 2 + 1)), x.new_zeros(0) if o["use_energy"] else None
-        if o["dither"] > 0:
-            frames = _dither(frames, o["dither"], generator)
+        frames = self._frames(x * 32768.0, lengths)
+        if dither:
+            frames = frames + o["dither"] * self._noise(frames.shape, frames, generator)
         if o["remove_dc_offset"]:
-            frames = frames - frames.mean(dim=1, keepdim=True)
+            frames = frames - frames.mean(dim=2, keepdim=True)
         log_energy = None
         if o["use_energy"] and o["raw_energy"]:
-            log_energy = frames.pow(2).sum(1).clamp_min(FLT_EPSILON).log()
+            log_energy = frames.pow(2).sum(2).clamp_min(FLT_EPSILON).log()
         p = o["preemphasis_coefficient"]
         if p != 0:
             # x[i] -= p * x[i-1], and x[0] -= p * x[0] (Kaldi's edge rule).
-            frames = torch.cat([frames[:, :1] * (1 - p), frames[:, 1:] - p * frames[:, :-1]], dim=1)
-        frames = frames * self.window.to(frames.device)
+            frames = torch.cat([frames[..., :1] * (1 - p), frames[..., 1:] - p * frames[..., :-1]], dim=2)
+        frames = frames * self.window
         if o["use_energy"] and not o["raw_energy"]:
-            log_energy = frames.pow(2).sum(1).clamp_min(FLT_EPSILON).log()
-        spec = torch.fft.rfft(frames, n=self.padded)
-        power = spec.real.square() + spec.imag.square()
+            log_energy = frames.pow(2).sum(2).clamp_min(FLT_EPSILON).log()
+        if frames.shape[1] == 0:  # too short for one frame (MKL's FFT rejects empty batches)
+            power = frames.new_zeros((frames.shape[0], 0, self.padded // 2 + 1))
+        else:
+            spec = torch.fft.rfft(frames, n=self.padded)
+            power = spec.real.square() + spec.imag.square()
         if not o.get("use_power", True):
             power = power.sqrt()
         if log_energy is not None and o["energy_floor"] > 0:
@@ -256,13 +306,13 @@ class KaldiFbank(_KaldiBase):
         self._setup_frames(self.type)
         self.dim = num_mel_bins + (1 if use_energy else 0)
 
-    def compute(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        power, log_energy = self._power_spectrum(x, generator)
-        mel = power @ self.mel.to(power.device)
+    def compute(self, x, lengths, generator, dither):
+        power, log_energy = self._power_spectrum(x, lengths, generator, dither)
+        mel = power @ self.mel
         if self._options["use_log_fbank"]:
             mel = mel.clamp_min(FLT_EPSILON).log()
         if log_energy is not None:
-            mel = torch.cat([log_energy[:, None], mel], dim=1)
+            mel = torch.cat([log_energy[..., None], mel], dim=2)
         return mel
 
 
@@ -294,14 +344,14 @@ class KaldiMfcc(_KaldiBase):
             lifter = 1.0 + 0.5 * cepstral_lifter * np.sin(np.pi * np.arange(num_ceps) / cepstral_lifter)
             dct = dct * lifter[:, None]
         # mel matrix and DCT fused: power (T, F) -> log mel (T, B) -> ceps (T, C)
-        self.dct = torch.from_numpy(dct.T.astype(np.float32))
+        self.register_buffer("dct", torch.from_numpy(dct.T.astype(np.float32)), persistent=False)
 
-    def compute(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        power, log_energy = self._power_spectrum(x, generator)
-        log_mel = (power @ self.mel.to(power.device)).clamp_min(FLT_EPSILON).log()
-        ceps = log_mel @ self.dct.to(log_mel.device)
+    def compute(self, x, lengths, generator, dither):
+        power, log_energy = self._power_spectrum(x, lengths, generator, dither)
+        log_mel = (power @ self.mel).clamp_min(FLT_EPSILON).log()
+        ceps = log_mel @ self.dct
         if log_energy is not None:
-            ceps[:, 0] = log_energy
+            ceps = torch.cat([log_energy[..., None], ceps[..., 1:]], dim=2)
         return ceps
 
 
@@ -354,12 +404,12 @@ class LogMel(Frontend):
         kind = self.type
         _check(sample_rate > 0, "sample_rate", "must be positive", kind)
         _check(num_mel_bins > 0, "num_mel_bins", "must be positive", kind)
-        self.win = int(window_size * sample_rate)
-        self.hop = int(window_stride * sample_rate)
-        _check(self.win >= 2, "window_size", "is too short for the sample rate", kind)
-        _check(self.hop >= 1, "window_stride", "is too short for the sample rate", kind)
-        n_fft = n_fft or 1 << (self.win - 1).bit_length()
-        _check(n_fft >= self.win, "n_fft", f"must be >= the window length ({self.win} samples)", kind)
+        win = int(window_size * sample_rate)
+        hop = int(window_stride * sample_rate)
+        _check(win >= 2, "window_size", "is too short for the sample rate", kind)
+        _check(hop >= 1, "window_stride", "is too short for the sample rate", kind)
+        n_fft = n_fft or 1 << (win - 1).bit_length()
+        _check(n_fft >= win, "n_fft", f"must be >= the window length ({win} samples)", kind)
         _check(window in ("hann", "hamming", "rectangular"), "window", "must be hann, hamming or rectangular", kind)
         _check(pad_mode in ("constant", "reflect"), "pad_mode", "must be 'constant' or 'reflect'", kind)
         _check(log_guard > 0, "log_guard", "must be positive", kind)
@@ -369,49 +419,59 @@ class LogMel(Frontend):
                f"must satisfy 0 <= low_freq < high_freq <= {sample_rate / 2}", kind)
         opts.update(n_fft=n_fft, high_freq=float(high))
         super().__init__(_plain(opts))
-        self.n_fft = n_fft
+        self.win, self.hop, self.n_fft = win, hop, n_fft
         self.sample_rate = sample_rate
-        self.frame_shift = self.hop / sample_rate
+        self.frame_shift = hop / sample_rate
         self.dim = num_mel_bins
         if window == "hann":
-            w = torch.hann_window(self.win, periodic=False, dtype=torch.float64)
+            w = torch.hann_window(win, periodic=False, dtype=torch.float64)
         elif window == "hamming":
-            w = torch.hamming_window(self.win, periodic=False, dtype=torch.float64)
+            w = torch.hamming_window(win, periodic=False, dtype=torch.float64)
         else:
-            w = torch.ones(self.win, dtype=torch.float64)
-        self.window = w.float()
-        self.mel = slaney_mel_filters(sample_rate, n_fft, num_mel_bins, low_freq, high)
+            w = torch.ones(win, dtype=torch.float64)
+        self.register_buffer("window", w.float(), persistent=False)
+        self.register_buffer("mel", slaney_mel_filters(sample_rate, n_fft, num_mel_bins, low_freq, high),
+                             persistent=False)
 
-    def num_frames(self, num_samples: int) -> int:
+    def frame_lengths(self, lengths: Tensor) -> Tensor:
+        n = lengths.to(torch.long)
         pad = self.n_fft // 2
-        return max(0, 1 + (num_samples + 2 * pad - self.n_fft) // self.hop)
+        t = 1 + torch.div(n + 2 * pad - self.n_fft, self.hop, rounding_mode="floor")
+        return torch.where(n > 0, t.clamp_min(0), torch.zeros_like(n))
 
-    def compute(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def compute(self, x, lengths, generator, dither):
         o = self._options
-        if x.numel() == 0:
-            return x.new_zeros((0, self.dim))
-        if o["dither"] > 0:
-            x = _dither(x, o["dither"], generator)
+        t = int(self.frame_lengths(lengths).max()) if lengths.numel() else 0
+        if t == 0:
+            return x.new_zeros((x.shape[0], 0, self.dim))
+        if dither:
+            x = x + o["dither"] * self._noise(x.shape, x, generator)
         p = o["preemphasis"]
         if p:
-            x = torch.cat([x[:1], x[1:] - p * x[:-1]])
+            x = torch.cat([x[:, :1], x[:, 1:] - p * x[:, :-1]], dim=1)
+        # Each utterance ends at its own length: what follows is the STFT's zero padding.
+        x = _mask_samples(x, lengths)
         pad = self.n_fft // 2
-        mode = o["pad_mode"]
-        if mode == "reflect" and x.numel() <= pad:
-            mode = "constant"  # reflection needs more samples than the padding
-        x = torch.nn.functional.pad(x[None, None], (pad, pad), mode=mode)[0, 0]
-        # torch.stft centres a shorter window inside n_fft; since only the
-        # magnitude is kept, framing just the window's span and zero-padding
-        # the FFT at the end gives the same spectrum with less work.
+        if o["pad_mode"] == "reflect":
+            # Reflection needs more samples than the padding; shorter utterances get zeros (as alone).
+            pos = torch.arange(-pad, x.shape[1] + pad, device=x.device)
+            idx = _reflect_index(pos, lengths, include_edge=False)
+            reflectable = (lengths > pad)[:, None].to(x.device)
+            inside = (pos[None, :] >= 0) & (pos[None, :] < lengths[:, None].to(x.device))
+            keep = (inside | reflectable).to(x.dtype)
+            x = torch.gather(x, 1, idx) * keep
+        else:
+            x = torch.nn.functional.pad(x, (pad, pad))
+        # torch.stft centres a shorter window inside n_fft; since only the magnitude is
+        # kept, framing just the window's span and zero-padding the FFT at the end gives
+        # the same spectrum with less work.
         offset = (self.n_fft - self.win) // 2
-        t = self.num_frames(x.numel() - 2 * pad)
-        frames = x[offset:].unfold(0, self.win, self.hop)[:t] * self.window.to(x.device)
+        frames = x[:, offset:].unfold(1, self.win, self.hop)[:, :t] * self.window
         spec = torch.fft.rfft(frames, n=self.n_fft)
         power = spec.real.square() + spec.imag.square()
         if o["mag_power"] != 2.0:
             power = power.pow(o["mag_power"] / 2)
-        mel = power @ self.mel.to(power.device)
-        return (mel + o["log_guard"]).log()
+        return (power @ self.mel + o["log_guard"]).log()
 
 
 def _plain(opts: dict) -> dict:

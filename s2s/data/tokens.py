@@ -1,72 +1,128 @@
-"""Output token inventories for CTC models: characters or SentencePiece subwords.
+"""The vocabulary: text <-> token ids for every model, decoder and language model of s2s.
 
-A token inventory lives in a ``data/lang`` directory:
+One class, :class:`Vocabulary`, serves CTC acoustic models, the neural and n-gram
+LMs, n-best rescoring, flashlight's beam search, Tacotron 2 and attention
+decoders. Its first ids are fixed special symbols:
 
-- ``tokens.txt``: ``token id`` per line, ids 0..V-1 in order. ``<blank> 0`` is
-  always first (the CTC blank is ours, never a SentencePiece piece) and
-  ``<unk> 1`` second. Characters then have ``<space>`` (the word separator)
-  followed by the characters seen in the training text in code-point order;
-  SentencePiece inventories have the model's pieces with ids shifted by one
-  for the blank (the model's own unknown piece is ``<unk>``).
-- ``token_type``: ``char``, ``bpe`` or ``unigram``.
-- ``bpe.model``: the SentencePiece model (for ``bpe`` and ``unigram`` alike).
-- ``normalization``: ``lowercase`` or ``none``, the text normalisation applied
-  before training, so that ``encode`` applies the same one.
+====  ===========  ==========================================================
+id    symbol       role
+====  ===========  ==========================================================
+0     ``<blank>``  the CTC blank (never produced by ``encode``)
+1     ``<pad>``    padding of token sequences (embeddings ignore it)
+2     ``<s>``      beginning of a sentence (LM and decoder input start)
+3     ``</s>``     end of a sentence (what LMs and decoders predict last)
+4     ``<unk>``    anything the inventory cannot spell
+====  ===========  ==========================================================
 
-The flashlight beam decoder and the trainer both consume ``Tokenizer.tokens``:
-``<blank>`` and ``<space>`` are the names they expect.
+Then the units:
+
+- ``char``: ``<space>`` (id 5, the word boundary) followed by the characters seen in
+  the training text in code-point order;
+- ``bpe`` / ``unigram``: the pieces of a SentencePiece model whose own id 0 is its
+  ``<unk>``; piece ``k`` has id ``k + 4`` (so SentencePiece's unknown is ours). The
+  word boundary is the ``▁`` mark that starts a word's first piece.
+
+A vocabulary lives in a ``data/lang`` directory: ``tokens.txt`` (``token id`` per
+line), ``token_type`` (char, bpe or unigram), ``normalization`` (lowercase or none:
+applied by ``encode``) and, for subwords, ``bpe.model``. Checkpoints embed it
+(``to_dict``), so a trained model needs nothing beside it.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import gzip
 import os
 import re
 import tempfile
+import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from s2s.errors import S2SError
 from s2s.io import atomic_open
 
 BLANK = "<blank>"
+PAD = "<pad>"
+BOS = "<s>"
+EOS = "</s>"
 UNK = "<unk>"
 SPACE = "<space>"
+SPECIALS = (BLANK, PAD, BOS, EOS, UNK)
 SP_SPACE = "\u2581"  # SentencePiece's word-boundary mark "▁"
+SP_OFFSET = len(SPECIALS) - 1  # our id = SentencePiece id + 4 (its <unk>, id 0, is our id 4)
 KINDS = ("char", "bpe", "unigram")
 SP_MODEL = "bpe.model"
+# Words of an ARPA file that are not words of the text.
+LM_SPECIALS = ("<s>", "</s>", "<unk>", "<UNK>")
+RECREATE = "re-create it with python -m s2s.bin.prepare_tokens --text data/train/text --out data/lang"
 
 
-class Tokenizer:
-    """Text <-> token ids. Blank is id 0 and ``encode`` never produces it; unknown input maps to ``<unk>`` (id 1).
+@dataclass
+class CorpusStats:
+    """What ``Vocabulary.normalize_line`` did to a corpus (reported by train_ngram)."""
 
-    ``unk_count`` and ``unk_symbols`` accumulate, over all ``encode`` calls, how
-    many ``<unk>`` ids were produced and for which input (characters for
-    ``char``, the uncovered text spans for SentencePiece).
+    sentences: int = 0
+    kept: int = 0
+    skipped: int = 0
+    dropped_chars: collections.Counter = field(default_factory=collections.Counter)
+
+    def summary(self) -> str:
+        s = f"{self.kept} of {self.sentences} sentences kept"
+        if self.skipped:
+            s += f", {self.skipped} skipped for characters outside the tokens"
+        if self.dropped_chars:
+            top = ", ".join(f"{c!r}x{n}" for c, n in self.dropped_chars.most_common(8))
+            s += f", {sum(self.dropped_chars.values())} characters outside the tokens dropped ({top})"
+        return s
+
+
+class Vocabulary:
+    """Token inventory with fixed specials (see the module docstring).
+
+    ``unk_count`` and ``unk_symbols`` accumulate, over all ``encode`` calls, how many
+    ``<unk>`` ids were produced and for which input (characters for ``char``, the
+    uncovered text spans for SentencePiece).
     """
+
+    blank_id, pad_id, bos_id, eos_id, unk_id = range(len(SPECIALS))
 
     def __init__(self, tokens: list[str], kind: str = "char", sp_model: bytes | None = None,
                  lowercase: bool = False, source: str = "tokens"):
         if kind not in KINDS:
             raise S2SError(f"{source}: unknown token type {kind!r}; expected one of {', '.join(KINDS)}")
-        if len(tokens) < 2 or tokens[0] != BLANK or tokens[1] != UNK:
-            raise S2SError(f"{source}: the first tokens must be {BLANK} (id 0) and {UNK} (id 1); "
-                           f"re-create it with python -m s2s.bin.prepare_tokens")
+        tokens = list(tokens)
+        if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
+            old = len(tokens) >= 2 and tokens[0] == BLANK and tokens[1] == UNK
+            raise S2SError(
+                f"{source}: the token list must start with the special symbols {' '.join(SPECIALS)} (ids 0-4)"
+                + ("; it was written by an s2s version before the one vocabulary" if old else "")
+                + f"; {RECREATE}")
         dup = [t for t, n in collections.Counter(tokens).items() if n > 1]
         if dup:
-            raise S2SError(f"{source}: duplicate tokens {dup[:5]}; re-create it with python -m s2s.bin.prepare_tokens")
+            raise S2SError(f"{source}: duplicate tokens {dup[:5]}; {RECREATE}")
         self.kind = kind
-        self.tokens = list(tokens)
+        self.tokens = tokens
         self.lowercase = lowercase
-        self.blank_id = 0
-        self.unk_id = 1
+        self.source = source
         self._index = {t: i for i, t in enumerate(self.tokens)}
-        self.space_id = self._index.get(SPACE)
         self.unk_count = 0
         self.unk_symbols: collections.Counter[str] = collections.Counter()
+        units = self.tokens[len(SPECIALS):]
         self._sp = None
         self._sp_proto = None
-        if kind != "char":
+        if kind == "char":
+            if SPACE not in self._index:
+                raise S2SError(f"{source}: a char inventory needs the word separator {SPACE} after the specials; "
+                               f"{RECREATE}")
+            bad = [t for t in units if t != SPACE and len(t) != 1]
+            if bad:
+                raise S2SError(f"{source}: char tokens must be single characters, got {bad[:5]}; "
+                               f"SentencePiece pieces need token_type bpe or unigram and {SP_MODEL}")
+            self.space_id: int | None = self._index[SPACE]
+            self.chars = {t for t in units if t != SPACE}
+        else:
             if sp_model is None:
                 raise S2SError(f"{source}: token type {kind} needs the SentencePiece model {SP_MODEL}")
             import sentencepiece as spm
@@ -74,17 +130,26 @@ class Tokenizer:
             self._sp_proto = bytes(sp_model)
             self._sp = spm.SentencePieceProcessor(model_proto=self._sp_proto)
             pieces = [self._sp.id_to_piece(i) for i in range(self._sp.get_piece_size())]
-            # The token list is the model's pieces shifted by the blank; anything else
-            # means tokens.txt and bpe.model come from different runs.
-            if self.tokens[1:] != [UNK] + pieces[1:] or self._sp.unk_id() != 0:
-                raise S2SError(f"{source}: tokens.txt does not match {SP_MODEL} "
-                               f"({len(self.tokens) - 1} vs {len(pieces)} pieces); they come from different "
-                               f"runs; re-create both with python -m s2s.bin.prepare_tokens")
+            # The token list is the model's pieces after the specials; anything else means
+            # tokens.txt and bpe.model come from different runs.
+            if units != pieces[1:] or self._sp.unk_id() != 0:
+                raise S2SError(f"{source}: tokens.txt does not match {SP_MODEL} ({len(units)} vs "
+                               f"{len(pieces) - 1} pieces); they come from different runs; {RECREATE}")
+            self.space_id = None
+            self.chars = {c for t in units for c in t if c != SP_SPACE}
+        letters = [c for c in self.chars if c.isalpha() and c.lower() != c.upper()]
+        # The case text is put in before spelling: the tokens' case when they are all one case.
+        if lowercase or (letters and all(c == c.lower() for c in letters)):
+            self.case = "lower"
+        elif letters and all(c == c.upper() for c in letters):
+            self.case = "upper"
+        else:
+            self.case = "keep"
 
     # ---- loading and saving -------------------------------------------------
 
     @classmethod
-    def load(cls, path) -> "Tokenizer":
+    def load(cls, path) -> "Vocabulary":
         """Load from a ``tokens.txt`` path or the lang directory that holds it."""
         path = Path(path)
         tokens_txt = path / "tokens.txt" if path.is_dir() else path
@@ -100,8 +165,8 @@ class Tokenizer:
         if kind != "char":
             model = lang / SP_MODEL
             if not model.is_file():
-                raise S2SError(f"{model}: not found but {type_file} says {kind}; "
-                               f"re-create {lang} with python -m s2s.bin.prepare_tokens")
+                raise S2SError(f"{model}: not found but {type_file} says {kind}; re-create {lang} with "
+                               f"python -m s2s.bin.prepare_tokens")
             sp_model = model.read_bytes()
         norm_file = lang / "normalization"
         lowercase = norm_file.is_file() and norm_file.read_text(encoding="utf-8").strip() == "lowercase"
@@ -135,9 +200,9 @@ class Tokenizer:
                 "sp_model": self._sp_proto}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Tokenizer":
+    def from_dict(cls, d: dict, source: str = "checkpoint vocabulary") -> "Vocabulary":
         return cls(d["tokens"], kind=d["kind"], sp_model=d.get("sp_model"),
-                   lowercase=bool(d.get("lowercase", False)), source="checkpoint tokenizer")
+                   lowercase=bool(d.get("lowercase", False)), source=source)
 
     # ---- the mapping ----------------------------------------------------------
 
@@ -145,7 +210,10 @@ class Tokenizer:
         return len(self.tokens)
 
     def __repr__(self) -> str:
-        return f"Tokenizer(kind={self.kind!r}, size={len(self)}, lowercase={self.lowercase})"
+        return f"Vocabulary(kind={self.kind!r}, size={len(self)}, lowercase={self.lowercase})"
+
+    def __contains__(self, token: str) -> bool:
+        return token in self._index
 
     def token_to_id(self, token: str) -> int:
         return self._index.get(token, self.unk_id)
@@ -159,50 +227,105 @@ class Tokenizer:
         return text.lower() if self.lowercase else text
 
     def encode(self, text: str) -> list[int]:
-        """Token ids for ``text``; never the blank; unknown characters/spans become ``<unk>``."""
+        """Token ids for ``text`` (no specials but ``<unk>``, which unknown characters/spans become)."""
         text = self.normalize(text)
         if self._sp is None:
             ids = []
             for ch in text:
-                i = self.space_id if ch == " " else self._index.get(ch)
-                if i is None:
-                    i = self.unk_id
+                i = self.space_id if ch == " " else self._index.get(ch, self.unk_id)
                 if i == self.unk_id:
                     self.unk_count += 1
                     self.unk_symbols[ch] += 1
                 ids.append(i)
             return ids
-        pieces = self._sp.encode(text, return_type="proto").pieces
         ids = []
-        for p in pieces:
+        for p in self._sp.encode(text, return_type="proto").pieces:
             if p.id == self._sp.unk_id():
                 self.unk_count += 1
                 self.unk_symbols[p.surface] += 1
-            ids.append(p.id + 1)
+            ids.append(p.id + SP_OFFSET)
         return ids
 
+    def encode_sentence(self, text: str) -> list[int]:
+        """``<s> tokens </s>`` ids of one sentence (what LMs and decoders are trained on)."""
+        return [self.bos_id] + self.encode(text) + [self.eos_id]
+
     def decode(self, ids, unk: str = UNK) -> str:
-        """Text for ``ids``: blanks dropped, ``<space>``/``▁`` become spaces, ``<unk>`` becomes ``unk``.
+        """Text for ``ids``: specials dropped, ``<space>``/``▁`` become spaces, ``<unk>`` becomes ``unk``.
 
         Pass ``unk=""`` to drop unknowns instead of marking them. Whitespace in the
         result is collapsed and stripped.
         """
+        return " ".join("".join(self.token_texts(ids, unk)).split())
+
+    def token_texts(self, ids, unk: str = UNK) -> list[str]:
+        """The text each id stands for ("" for specials, " " for a word boundary), for alignments."""
         out = []
         n = len(self.tokens)
         for i in ids:
             i = int(i)
             if not 0 <= i < n:
-                raise S2SError(f"token id {i} is outside this inventory of {n} tokens; "
+                raise S2SError(f"token id {i} is outside this vocabulary of {n} tokens; "
                                f"was the model trained with a different tokens.txt?")
-            if i == self.blank_id:
-                continue
             if i == self.unk_id:
                 out.append(unk)
-            elif self._sp is None:
-                out.append(" " if i == self.space_id else self.tokens[i])
+            elif i < len(SPECIALS):
+                out.append("")
+            elif i == self.space_id:
+                out.append(" ")
             else:
                 out.append(self.tokens[i].replace(SP_SPACE, " "))
-        return " ".join("".join(out).split())
+        return out
+
+    def starts_word(self, i: int) -> bool:
+        """True when token ``i`` begins a new word (SentencePiece ``▁`` pieces; for characters the
+        token after a ``<space>``, which the caller tracks)."""
+        return self.kind != "char" and self.tokens[i].startswith(SP_SPACE)
+
+    # ---- spelling words in tokens (n-gram LMs, lexicons) ---------------------------------------
+
+    def fold_case(self, text: str) -> str:
+        if self.case == "lower":
+            return text.lower()
+        if self.case == "upper":
+            return text.upper()
+        return text
+
+    def normalize_line(self, line: str, oov: str = "drop", stats: CorpusStats | None = None) -> str | None:
+        """``line`` in the tokens' case with only characters the tokens have; None when skipped.
+
+        ``oov="drop"`` removes unknown characters, ``"skip"`` rejects the sentence.
+        """
+        line = " ".join(self.fold_case(unicodedata.normalize("NFC", line)).split())
+        bad = [c for c in line if c != " " and c not in self.chars]
+        if bad:
+            if stats is not None and oov == "drop":
+                stats.dropped_chars.update(bad)
+            if oov == "skip":
+                return None
+            line = " ".join("".join(c for c in line if c == " " or c in self.chars).split())
+        return line or None
+
+    def spell(self, word: str) -> list[str] | None:
+        """The token spelling of one word (no word separator), or None if it cannot be spelled."""
+        if not word or any(c not in self.chars for c in word):
+            return None
+        if self.kind == "char":
+            return list(word)
+        pieces = self._sp.encode(word, out_type=str)
+        return pieces if all(p in self._index for p in pieces) else None
+
+    def spell_text(self, line: str) -> list[str] | None:
+        """A whole (normalised) sentence in tokens, word separators included (for token-level LMs)."""
+        out: list[str] = []
+        for k, w in enumerate(line.split()):
+            sp = self.spell(w)
+            if sp is None:
+                return None
+            if self.kind == "char" and k > 0:
+                out.append(SPACE)
+            out.extend(sp)
+        return out
 
 
 def read_tokens(path) -> list[str]:
@@ -217,7 +340,7 @@ def read_tokens(path) -> list[str]:
             try:
                 line = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError:
-                raise S2SError(f"{path}:{lineno}: not valid UTF-8; re-create it with python -m s2s.bin.prepare_tokens") from None
+                raise S2SError(f"{path}:{lineno}: not valid UTF-8; {RECREATE}") from None
             parts = line.rsplit(" ", 1)
             if len(parts) != 2 or not parts[0] or not parts[1].isdigit():
                 raise S2SError(f"{path}:{lineno}: expected 'token id', got {line!r}")
@@ -251,12 +374,18 @@ def read_training_text(path, lowercase: bool = False) -> list[str]:
     return lines
 
 
-def build_tokenizer(lines: list[str], kind: str, vocab_size: int | None = None,
-                    lowercase: bool = False, num_threads: int = 1, source: str = "text") -> Tokenizer:
+def character_vocabulary(chars, lowercase: bool = False) -> Vocabulary:
+    """A char vocabulary over ``chars`` (spaces are the word separator, not characters)."""
+    units = sorted({c for c in chars if not c.isspace()})
+    return Vocabulary([*SPECIALS, SPACE, *units], kind="char", lowercase=lowercase)
+
+
+def build_vocabulary(lines: list[str], kind: str, vocab_size: int | None = None,
+                     lowercase: bool = False, num_threads: int = 1, source: str = "text") -> Vocabulary:
     """Build an inventory from training transcripts (already normalised as ``lowercase`` says).
 
-    ``vocab_size`` is the SentencePiece vocabulary (``<unk>`` included); the
-    inventory has one more entry, the blank. It is required for subwords and
+    ``vocab_size`` is the SentencePiece vocabulary (its ``<unk>`` included); the
+    inventory adds the other four specials. It is required for subwords and
     rejected for characters.
     """
     if kind not in KINDS:
@@ -264,8 +393,7 @@ def build_tokenizer(lines: list[str], kind: str, vocab_size: int | None = None,
     if kind == "char":
         if vocab_size is not None:
             raise S2SError("--vocab-size applies to bpe and unigram only; a char inventory holds every character seen")
-        chars = sorted({ch for s in lines for ch in s if ch != " "})
-        return Tokenizer([BLANK, UNK, SPACE] + chars, kind="char", lowercase=lowercase)
+        return character_vocabulary("".join(lines), lowercase=lowercase)
     if vocab_size is None:
         raise S2SError(f"--vocab-size is required for --kind {kind} (e.g. 500 for 100 hours, 5000 for 1000 hours)")
     if vocab_size < 2:
@@ -275,7 +403,7 @@ def build_tokenizer(lines: list[str], kind: str, vocab_size: int | None = None,
     model = _train_sentencepiece(lines, kind, vocab_size, num_threads, source)
     sp = spm.SentencePieceProcessor(model_proto=model)
     pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
-    return Tokenizer([BLANK] + pieces, kind=kind, sp_model=model, lowercase=lowercase)
+    return Vocabulary([*SPECIALS, *pieces[1:]], kind=kind, sp_model=model, lowercase=lowercase)
 
 
 def _train_sentencepiece(lines: list[str], kind: str, vocab_size: int, num_threads: int, source: str) -> bytes:
@@ -294,7 +422,7 @@ def _train_sentencepiece(lines: list[str], kind: str, vocab_size: int, num_threa
                     # Identity normalisation: encode/decode round trips exactly and the
                     # inventory sees the transcripts as data preparation wrote them.
                     normalization_rule_name="identity",
-                    # Our blank takes id 0; SentencePiece keeps only <unk>, no bos/eos/pad.
+                    # Our specials come first; SentencePiece keeps only <unk>, which is ours.
                     unk_id=0, unk_piece=UNK, bos_id=-1, eos_id=-1, pad_id=-1,
                     input_sentence_size=5_000_000, shuffle_input_sentence=True,
                     num_threads=max(1, num_threads), logstream=devnull)
@@ -310,3 +438,34 @@ def _train_sentencepiece(lines: list[str], kind: str, vocab_size: int, num_threa
                                f"text; use at least {m.group(2)}") from None
             raise S2SError(f"{source}: SentencePiece training failed: {msg}") from None
         return (Path(tmp) / "m.model").read_bytes()
+
+
+def read_corpus(path, kaldi_text: bool = False):
+    """Yield the sentences of a plain text file (``.gz`` allowed) or of a Kaldi ``text`` table."""
+    path = Path(path)
+    if not path.is_file():
+        raise S2SError(f"{path}: corpus not found")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="strict") as f:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(f, 1):
+                if kaldi_text:
+                    parts = line.split(maxsplit=1)
+                    line = parts[1] if len(parts) > 1 else ""
+                yield line
+        except UnicodeDecodeError:
+            raise S2SError(f"{path}:{lineno + 1}: not valid UTF-8; convert the corpus to UTF-8") from None
+
+
+def prepare_lang(text, out, kind: str, vocab_size: int | None = None, lowercase: bool = False,
+                 num_threads: int = 1) -> Vocabulary:
+    """Build the vocabulary of a Kaldi ``text`` table and write it as the lang dir ``out``."""
+    lines = read_training_text(text, lowercase=lowercase)
+    vocab = build_vocabulary(lines, kind, vocab_size=vocab_size, lowercase=lowercase, num_threads=num_threads,
+                             source=str(text))
+    vocab.save(out)
+    n_words = sum(len(s.split()) for s in lines)
+    print(f"prepare_tokens: {out}/tokens.txt: {len(vocab)} {vocab.kind} tokens ({len(SPECIALS)} specials "
+          f"included) from {len(lines)} transcripts, {n_words} words")
+    return vocab

@@ -23,17 +23,22 @@ convention of DeepSpeech and pyctcdecode (KenLM's log10 is converted).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from s2s.decode.ngram import (BLANK, LM_SPECIALS, SP_SPACE, SPACE, TokenSet, is_arpa, lm_vocabulary,
-                              read_lexicon, vocab_file_for)
+from s2s.data.tokens import LM_SPECIALS, SPACE, SPECIALS, UNK, Vocabulary
+from s2s.decode.ctc import collapse
+from s2s.decode.ngram import lm_vocabulary, read_lexicon, vocab_file_for
 from s2s.errors import S2SError
 
 LN10 = math.log(10.0)
+# Pruning like pyctcdecode's defaults (beam_prune_logp -10, token_min_logp -5): several times
+# faster than no token pruning at equal WER (benchmarks/decode.py). Decoding and alpha/beta
+# tuning share these, so the tuned WER is the decoded one.
+BEAM_DEFAULTS = {"beam": 64, "beam_threshold": 10.0, "token_beam": 5, "lm_weight": 0.5, "word_score": 0.0,
+                 "unk_score": float("-inf"), "nbest": 1}
 # An LM vocabulary with more unspellable words than this is taken as written for other tokens.
 MAX_UNSPELLABLE = 0.2
 
@@ -71,33 +76,31 @@ def load_kenlm(path):
 class CtcBeamDecoder:
     """Beam search over CTC log-probabilities ``(T, V)``; ``decoder(log_probs)`` -> n-best, best first.
 
-    ``tokens``: the model's output tokens (``blank`` among them, normally id 0;
-    characters use ``space`` as the word separator, SentencePiece pieces mark
-    word starts with ``▁``). ``beam``: hypotheses kept per frame;
+    ``vocab``: the model's vocabulary (characters use ``<space>`` as the word
+    separator, SentencePiece pieces mark word starts with ``▁``). ``beam``:
+    hypotheses kept per frame;
     ``beam_threshold``: drop hypotheses this far below the best;
     ``token_beam``: tokens tried per frame (the most probable ones; all by
     default). ``lm_weight`` α, ``word_score`` β, ``unk_score``: the bonus for a
     word outside the lexicon (``-inf`` forbids them).
     """
 
-    def __init__(self, tokens: list[str], lm: str | None = None, lexicon: str | None = None, beam: int = 64,
+    def __init__(self, vocab: Vocabulary, lm: str | None = None, lexicon: str | None = None, beam: int = 64,
                  beam_threshold: float = 25.0, token_beam: int | None = None, lm_weight: float = 0.5,
-                 word_score: float = 0.0, unk_score: float = float("-inf"), nbest: int = 1,
-                 blank: str = BLANK, space: str = SPACE):
+                 word_score: float = 0.0, unk_score: float = float("-inf"), nbest: int = 1):
         from flashlight.lib.text.decoder import ZeroLM
         from flashlight.lib.text.decoder.kenlm import KenLM
         from flashlight.lib.text.dictionary import Dictionary
 
-        if blank not in tokens:
-            raise S2SError(f"token list has no blank {blank!r}; CTC models need it (id 0 in tokens.txt)")
         if beam < 1 or nbest < 1:
             raise S2SError(f"beam ({beam}) and nbest ({nbest}) must be at least 1")
-        self.tokens = list(tokens)
-        self.tokset = TokenSet(self.tokens, space=space, blank=blank)
-        self.blank_id = self.tokens.index(blank)
+        self.vocab = vocab
+        self.tokens = list(vocab.tokens)
+        self.chars = vocab.kind == "char"
+        self.blank_id = vocab.blank_id
         # The word boundary: <space> for characters; SentencePiece has none, so the blank
         # stands in for "between words" (it never starts or continues a word).
-        self.sil_id = self.tokens.index(space) if self.tokset.kind == "char" else self.blank_id
+        self.sil_id = vocab.space_id if self.chars else self.blank_id
         self.unk_score = float(unk_score)
         self.nbest = int(nbest)
         self.lm_path = lm
@@ -116,18 +119,22 @@ class CtcBeamDecoder:
             self.mode = "lexicon"
             spellings, self.output_words = self._lexicon_entries(lexicon)
             self.words = list(spellings)
-            if "<unk>" not in spellings:
-                self.words.append("<unk>")
-            self.unk_word = self.words.index("<unk>")
+            if UNK not in spellings:
+                self.words.append(UNK)
+            self.unk_word = self.words.index(UNK)
             self._fl_lm = ZeroLM() if lm is None else KenLM(str(lm), Dictionary(self.words))
-            self._trie = _build_trie(spellings, self.words, self.tokens, self.sil_id, self._fl_lm,
-                                     self.tokset.kind == "char")
+            self._trie = _build_trie(spellings, self.words, self.tokens, self.sil_id, self._fl_lm, self.chars)
         self.set_weights(lm_weight, word_score, unk_score)
 
     def set_weights(self, lm_weight: float, word_score: float, unk_score: float | None = None) -> None:
         """Change α, β (and the unknown-word score) without reloading the LM or rebuilding the lexicon."""
-        from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder, LexiconDecoderOptions,
-                                                 LexiconFreeDecoder, LexiconFreeDecoderOptions)
+        from flashlight.lib.text.decoder import (
+            CriterionType,
+            LexiconDecoder,
+            LexiconDecoderOptions,
+            LexiconFreeDecoder,
+            LexiconFreeDecoderOptions,
+        )
 
         self.lm_weight = float(lm_weight)
         self.word_score = float(word_score)
@@ -151,43 +158,41 @@ class CtcBeamDecoder:
 
     def _lm_kind(self) -> str:
         """'token' when the LM's vocabulary is the token set, else 'word'."""
-        vocab = lm_vocabulary(self.lm_path)
-        units = [t for t in self.tokens if t not in (self.tokset.blank, "<unk>")]
-        if vocab is None:
+        lm_words = lm_vocabulary(self.lm_path)
+        units = self.tokens[len(SPECIALS):]
+        if lm_words is None:
             # A binary without its word list: ask the model whether it knows the tokens.
             known = sum(t in self.kenlm for t in units)
             return "token" if units and known >= 0.9 * len(units) else "word"
-        words = [w for w in vocab if w not in LM_SPECIALS]
-        token_set = set(units)
-        if words and all(w in token_set for w in words) and (self.tokset.kind != "char" or SPACE in words
-                                                             or self.tokset.space in words):
+        words = [w for w in lm_words if w not in LM_SPECIALS]
+        if words and all(w in set(units) for w in words) and (not self.chars or SPACE in words):
             return "token"
         return "word"
 
     def _lexicon_entries(self, lexicon):
         """(LM word -> spellings, LM word -> output word) from the lexicon or the LM vocabulary."""
-        tokset = self.tokset
+        vocab = self.vocab
         if lexicon is not None:
-            lex = read_lexicon(lexicon, tokset)
+            lex = read_lexicon(lexicon, vocab)
             return lex, {w: w for w in lex}
-        vocab = lm_vocabulary(self.lm_path)
-        if vocab is None:
+        lm_words = lm_vocabulary(self.lm_path)
+        if lm_words is None:
             raise S2SError(f"{self.lm_path}: a binary LM without its word list ({vocab_file_for(self.lm_path)}); "
                            f"pass --lexicon (python -m s2s.bin.train_ngram writes lexicon.txt) or the ARPA file")
-        words = [w for w in vocab if w not in LM_SPECIALS]
+        words = [w for w in lm_words if w not in LM_SPECIALS]
         spellings, out, bad = {}, {}, []
         for w in words:
             # Spell in the tokens' case (an upper-case LM works with lower-case tokens) and
             # print words that way too, so hypotheses match references written for the tokens.
-            folded = tokset.fold_case(w)
-            sp = tokset.spell(folded)
+            folded = vocab.fold_case(w)
+            sp = vocab.spell(folded)
             if sp is None:
                 bad.append(w)
                 continue
             spellings[w] = [sp]
             out[w] = folded
         if not words or len(bad) > MAX_UNSPELLABLE * len(words):
-            chars = sorted({c for w in bad for c in tokset.fold_case(w) if c not in tokset.chars})
+            chars = sorted({c for w in bad for c in vocab.fold_case(w) if c not in vocab.chars})
             raise S2SError(
                 f"{self.lm_path}: the LM's vocabulary does not fit the token set: {len(bad)} of {len(words)} words "
                 f"cannot be spelled in the tokens (e.g. {bad[:5]}; characters not in the tokens: {chars[:20]}); "
@@ -211,7 +216,7 @@ class CtcBeamDecoder:
         if x.shape[0] == 0:
             return [Hypothesis("", [], 0.0, 0.0, self._lm_logprob([]), [])]
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if self.mode == "lexicon" and self.tokset.kind == "char":
+        if self.mode == "lexicon" and self.chars:
             # Words are spelled with a closing <space>; a final frame that is certainly
             # <space> (log-prob 0, so no change to am_score) closes the last word.
             end = np.full((1, x.shape[1]), -1e30, dtype=np.float32)
@@ -222,7 +227,7 @@ class CtcBeamDecoder:
         hyps, seen = [], set()
         for r in results:
             # r.tokens has the start state first, then one token per frame, then the end state.
-            toks = _collapse(list(r.tokens)[1: 1 + n_frames], self.blank_id)
+            toks = collapse(list(r.tokens)[1: 1 + n_frames], self.blank_id)
             words = self._words(r, toks)
             key = tuple(words)
             if key in seen:
@@ -236,22 +241,16 @@ class CtcBeamDecoder:
         if self.mode == "lexicon-free":
             return self._token_words(toks)
         ids = [w for w in r.words if w >= 0]
-        words = [self.output_words.get(self.words[w], self.words[w]) if w != self.unk_word else "<unk>" for w in ids]
-        if "<unk>" in words and self.tokset.kind == "char":
+        words = [self.output_words.get(self.words[w], self.words[w]) if w != self.unk_word else UNK for w in ids]
+        if UNK in words and self.chars:
             # Show what an unknown word sounded like: its spelling between separators.
             spelled = self._token_words(toks)
             if len(spelled) == len(words):
-                words = [s if w == "<unk>" else w for w, s in zip(words, spelled)]
+                words = [s if w == UNK else w for w, s in zip(words, spelled)]
         return words
 
     def _token_words(self, toks: list[int]) -> list[str]:
-        text = []
-        for t in toks:
-            if t == self.sil_id and self.tokset.kind == "char":
-                text.append(" ")
-            elif t not in (self.blank_id, self.sil_id):
-                text.append(self.tokens[t].replace(SP_SPACE, " "))
-        return "".join(text).split()
+        return "".join(self.vocab.token_texts(toks)).split()
 
     def _lm_logprob(self, units: list[str]) -> float:
         if self.kenlm is None:
@@ -265,8 +264,8 @@ class CtcBeamDecoder:
         else:
             # Score what the LM saw: its own spelling of each word (case included).
             inv = self._inverse_output()
-            lm_units = [inv.get(w, "<unk>") for w in words]
-            n_unk = sum(u == "<unk>" for u in lm_units)
+            lm_units = [inv.get(w, UNK) for w in words]
+            n_unk = sum(u == UNK for u in lm_units)
             n_words = len(words) - n_unk
         lm = self._lm_logprob(lm_units)
         score = am + self.lm_weight * lm + self.word_score * n_words
@@ -279,16 +278,6 @@ class CtcBeamDecoder:
         if inv is None:
             inv = self._inv = {o: w for w, o in self.output_words.items()}
         return inv
-
-
-def _collapse(frame_tokens, blank: int) -> list[int]:
-    """CTC collapse of a frame-level path: merge repeats, drop blanks."""
-    out, prev = [], -1
-    for t in frame_tokens:
-        if t != prev and t != blank:
-            out.append(int(t))
-        prev = t
-    return out
 
 
 def _build_trie(spellings: dict, words: list[str], tokens: list[str], sil: int, fl_lm, close_with_sil: bool):
@@ -307,3 +296,28 @@ def _build_trie(spellings: dict, words: list[str], tokens: list[str], sil: int, 
             trie.insert(ids, wi, score)
     trie.smear(SmearingMode.MAX)
     return trie
+
+
+def add_beam_args(p, weights: bool = True) -> None:
+    """The beam-search options of the entry points (decode, transcribe, tune_lm) on an argparse parser."""
+    g = p.add_argument_group("beam search")
+    g.add_argument("--lm", help="KenLM model (ARPA or binary)")
+    g.add_argument("--lexicon", help="lexicon (word spelling); default: the LM's words spelled in the tokens")
+    g.add_argument("--beam", type=int, default=BEAM_DEFAULTS["beam"])
+    g.add_argument("--beam-threshold", type=float, default=BEAM_DEFAULTS["beam_threshold"])
+    g.add_argument("--token-beam", type=int, default=BEAM_DEFAULTS["token_beam"])
+    g.add_argument("--unk-score", type=float, default=BEAM_DEFAULTS["unk_score"])
+    if weights:
+        g.add_argument("--lm-weight", type=float, default=BEAM_DEFAULTS["lm_weight"], help="alpha")
+        g.add_argument("--word-score", type=float, default=BEAM_DEFAULTS["word_score"],
+                       help="beta, the word insertion bonus")
+        g.add_argument("--nbest", type=int, default=BEAM_DEFAULTS["nbest"])
+
+
+def beam_decoder_from_args(vocab: Vocabulary, args) -> CtcBeamDecoder:
+    """A decoder with the options ``add_beam_args`` defined (weights default when absent)."""
+    return CtcBeamDecoder(vocab, lm=args.lm, lexicon=args.lexicon, beam=args.beam,
+                          beam_threshold=args.beam_threshold, token_beam=args.token_beam,
+                          lm_weight=getattr(args, "lm_weight", BEAM_DEFAULTS["lm_weight"]),
+                          word_score=getattr(args, "word_score", BEAM_DEFAULTS["word_score"]),
+                          unk_score=args.unk_score, nbest=getattr(args, "nbest", 1))

@@ -1,7 +1,7 @@
 """n-gram language models with KenLM: corpus normalisation, lmplz/build_binary, lexicons.
 
 A word n-gram is only useful to the beam search if every word can be spelled in
-the acoustic model's token set, so everything here is driven by a ``TokenSet``:
+the acoustic model's tokens, so everything here is driven by its ``Vocabulary``:
 
 - characters (``tokens.txt`` with ``<space>``): the text is put in the tokens'
   case, characters outside the set are dropped (or the sentence skipped), and a
@@ -23,19 +23,12 @@ import os
 import shutil
 import subprocess
 import tempfile
-import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from s2s.data.tokens import LM_SPECIALS, CorpusStats, Vocabulary, read_corpus
 from s2s.errors import S2SError
 from s2s.io import atomic_open, atomic_path
 
-BLANK = "<blank>"
-UNK = "<unk>"
-SPACE = "<space>"
-SP_SPACE = "\u2581"
-# Symbols every ARPA has that are not words of the text.
-LM_SPECIALS = ("<s>", "</s>", "<unk>", "<UNK>")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -51,180 +44,17 @@ def find_kenlm_tool(name: str) -> str:
                    f"bash tools/install_kenlm.sh (tools/setup.sh does)")
 
 
-# ---- the token set -----------------------------------------------------------------------
-
-
-@dataclass
-class CorpusStats:
-    """What normalisation did to a corpus (reported by train_ngram)."""
-
-    sentences: int = 0
-    kept: int = 0
-    skipped: int = 0
-    dropped_chars: collections.Counter = field(default_factory=collections.Counter)
-
-    def summary(self) -> str:
-        s = f"{self.kept} of {self.sentences} sentences kept"
-        if self.skipped:
-            s += f", {self.skipped} skipped for characters outside the tokens"
-        if self.dropped_chars:
-            top = ", ".join(f"{c!r}x{n}" for c, n in self.dropped_chars.most_common(8))
-            s += f", {sum(self.dropped_chars.values())} characters outside the tokens dropped ({top})"
-        return s
-
-
-class TokenSet:
-    """How text is written in a token inventory: its kind, case, word boundary and spelling.
-
-    ``tokens`` is the full list (``<blank>`` first). ``sp_model`` (bytes of a
-    SentencePiece model) spells words the way the acoustic model saw them;
-    without it a SentencePiece word is spelled with the fewest pieces.
-    """
-
-    def __init__(self, tokens: list[str], sp_model: bytes | None = None, lowercase: bool | None = None,
-                 space: str = SPACE, blank: str = BLANK):
-        self.tokens = list(tokens)
-        self.index = {t: i for i, t in enumerate(self.tokens)}
-        self.blank = blank
-        self.space = space
-        specials = {blank, UNK, space}
-        units = [t for t in self.tokens if t not in specials and not (t.startswith("<") and t.endswith(">"))]
-        self.kind = "sentencepiece" if any(t.startswith(SP_SPACE) for t in units) else "char"
-        if self.kind == "char":
-            bad = [t for t in units if len(t) != 1]
-            if bad:
-                raise S2SError(f"token list: character tokens must be single characters (or {space}); "
-                               f"got {bad[:5]}; SentencePiece pieces need the {SP_SPACE} word-start mark")
-            if space not in self.index:
-                raise S2SError(f"token list: character tokens need the word separator {space}")
-            self.chars = set(units)
-        else:
-            self.chars = {c for t in units for c in t if c != SP_SPACE}
-        letters = [c for c in self.chars if c.isalpha() and c.lower() != c.upper()]
-        if lowercase is None:
-            # Put text in the tokens' case when they are all one case.
-            if letters and all(c == c.lower() for c in letters):
-                self.case = "lower"
-            elif letters and all(c == c.upper() for c in letters):
-                self.case = "upper"
-            else:
-                self.case = "keep"
-        else:
-            self.case = "lower" if lowercase else "keep"
-        self._sp = None
-        if sp_model is not None:
-            import sentencepiece as spm
-
-            self._sp = spm.SentencePieceProcessor(model_proto=sp_model)
-        self._pieces = {t for t in units} if self.kind == "sentencepiece" else set()
-        self._max_piece = max((len(t) for t in self._pieces), default=1)
-
-    @classmethod
-    def from_lang(cls, path) -> "TokenSet":
-        """From a ``tokens.txt`` (or its lang dir), with the SentencePiece model and normalisation beside it."""
-        from s2s.data.tokens import Tokenizer
-
-        tok = Tokenizer.load(path)
-        sp = tok.to_dict()["sp_model"]
-        return cls(tok.tokens, sp_model=sp, lowercase=True if tok.lowercase else None)
-
-    def fold_case(self, text: str) -> str:
-        if self.case == "lower":
-            return text.lower()
-        if self.case == "upper":
-            return text.upper()
-        return text
-
-    def normalize(self, line: str, oov: str = "drop", stats: CorpusStats | None = None) -> str | None:
-        """``line`` in the tokens' case with only characters the tokens have; None when skipped.
-
-        ``oov="drop"`` removes unknown characters, ``"skip"`` rejects the sentence.
-        """
-        line = " ".join(self.fold_case(unicodedata.normalize("NFC", line)).split())
-        bad = [c for c in line if c != " " and c not in self.chars]
-        if bad:
-            if stats is not None and oov == "drop":
-                stats.dropped_chars.update(bad)
-            if oov == "skip":
-                return None
-            line = " ".join("".join(c for c in line if c == " " or c in self.chars).split())
-        return line or None
-
-    def spell(self, word: str) -> list[str] | None:
-        """The token spelling of one word (no word separator), or None if it cannot be spelled."""
-        if not word or any(c not in self.chars for c in word):
-            return None
-        if self.kind == "char":
-            return list(word)
-        if self._sp is not None:
-            pieces = self._sp.encode(word, out_type=str)
-            if all(p in self.index for p in pieces):
-                return pieces
-            return None
-        return self._fewest_pieces(SP_SPACE + word)
-
-    def _fewest_pieces(self, s: str) -> list[str] | None:
-        # Dynamic programming over split points: the segmentation with the fewest pieces.
-        n = len(s)
-        best: list[tuple[int, int] | None] = [None] * (n + 1)
-        best[0] = (0, 0)
-        for i in range(n):
-            if best[i] is None:
-                continue
-            for j in range(i + 1, min(n, i + self._max_piece) + 1):
-                if s[i:j] in self._pieces and (best[j] is None or best[j][0] > best[i][0] + 1):
-                    best[j] = (best[i][0] + 1, i)
-        if best[n] is None:
-            return None
-        out, j = [], n
-        while j > 0:
-            i = best[j][1]
-            out.append(s[i:j])
-            j = i
-        return out[::-1]
-
-    def spell_text(self, line: str) -> list[str] | None:
-        """A whole (normalised) sentence in tokens, word separators included (for token-level LMs)."""
-        out: list[str] = []
-        for k, w in enumerate(line.split()):
-            sp = self.spell(w)
-            if sp is None:
-                return None
-            if self.kind == "char" and k > 0:
-                out.append(self.space)
-            out.extend(sp)
-        return out
-
-
 # ---- corpora -----------------------------------------------------------------------------
 
 
-def read_corpus(path, kaldi_text: bool = False):
-    """Yield the sentences of a plain text file (``.gz`` allowed) or of a Kaldi ``text`` table."""
-    path = Path(path)
-    if not path.is_file():
-        raise S2SError(f"{path}: corpus not found")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", errors="strict") as f:
-        lineno = 0
-        try:
-            for lineno, line in enumerate(f, 1):
-                if kaldi_text:
-                    parts = line.split(maxsplit=1)
-                    line = parts[1] if len(parts) > 1 else ""
-                yield line
-        except UnicodeDecodeError:
-            raise S2SError(f"{path}:{lineno + 1}: not valid UTF-8; convert the corpus to UTF-8") from None
-
-
-def write_normalized_corpus(sentences, out_path, tokset: TokenSet | None, unit: str = "word",
+def write_normalized_corpus(sentences, out_path, vocab: Vocabulary | None, unit: str = "word",
                             oov: str = "drop") -> tuple[CorpusStats, collections.Counter]:
     """Write the normalised corpus lmplz will read; returns the stats and the word counts."""
     if unit not in ("word", "token"):
         raise S2SError(f"unit must be 'word' or 'token', got {unit!r}")
     if oov not in ("drop", "skip"):
         raise S2SError(f"oov must be 'drop' or 'skip', got {oov!r}")
-    if unit == "token" and tokset is None:
+    if unit == "token" and vocab is None:
         raise S2SError("a token-level n-gram needs the token list (--tokens data/lang/tokens.txt)")
     stats = CorpusStats()
     words: collections.Counter = collections.Counter()
@@ -233,12 +63,12 @@ def write_normalized_corpus(sentences, out_path, tokset: TokenSet | None, unit: 
             if not raw.strip():
                 continue
             stats.sentences += 1
-            line = tokset.normalize(raw, oov, stats) if tokset is not None else " ".join(raw.split())
+            line = vocab.normalize_line(raw, oov, stats) if vocab is not None else " ".join(raw.split())
             if line is None:
                 stats.skipped += 1
                 continue
             if unit == "token":
-                toks = tokset.spell_text(line)
+                toks = vocab.spell_text(line)
                 if toks is None:
                     stats.skipped += 1
                     continue
@@ -290,14 +120,14 @@ def run_build_binary(arpa: Path, out: Path, structure: str = "trie") -> None:
 # ---- lexicons and LM vocabularies --------------------------------------------------------
 
 
-def write_lexicon(path, words, tokset: TokenSet) -> tuple[int, list[str]]:
+def write_lexicon(path, words, vocab: Vocabulary) -> tuple[int, list[str]]:
     """Write ``word tok tok ...`` per line for each spellable word; returns (written, unspellable)."""
     n, bad = 0, []
     with atomic_open(path) as f:
         for w in sorted(set(words)):
             if w in LM_SPECIALS:
                 continue
-            sp = tokset.spell(w)
+            sp = vocab.spell(w)
             if sp is None:
                 bad.append(w)
                 continue
@@ -306,8 +136,8 @@ def write_lexicon(path, words, tokset: TokenSet) -> tuple[int, list[str]]:
     return n, bad
 
 
-def read_lexicon(path, tokset: TokenSet | None = None) -> dict[str, list[list[str]]]:
-    """``word -> [spelling, ...]`` from a lexicon file; with ``tokset``, every token must exist."""
+def read_lexicon(path, vocab: Vocabulary | None = None) -> dict[str, list[list[str]]]:
+    """``word -> [spelling, ...]`` from a lexicon file; with ``vocab``, every token must exist."""
     path = Path(path)
     if not path.is_file():
         raise S2SError(f"{path}: lexicon not found; write one with python -m s2s.bin.train_ngram")
@@ -320,8 +150,8 @@ def read_lexicon(path, tokset: TokenSet | None = None) -> dict[str, list[list[st
             if len(parts) < 2:
                 raise S2SError(f"{path}:{lineno}: expected 'word token token ...', got {line.strip()!r}")
             word, spelling = parts[0], parts[1:]
-            if tokset is not None:
-                missing = [t for t in spelling if t not in tokset.index]
+            if vocab is not None:
+                missing = [t for t in spelling if t not in vocab]
                 if missing:
                     raise S2SError(f"{path}:{lineno}: word {word!r} is spelled with {missing} which are not in the "
                                    f"token list; re-create the lexicon for these tokens with python -m s2s.bin.train_ngram")
@@ -408,7 +238,7 @@ def train_ngram(out_dir, order: int = 4, texts: list[str] = (), corpora: list[st
         raise S2SError("give at least one --text (Kaldi text table) or --corpus (plain text) to train on")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tokset = TokenSet.from_lang(tokens) if tokens else None
+    vocab = Vocabulary.load(tokens) if tokens else None
 
     def sentences():
         for t in texts:
@@ -419,7 +249,7 @@ def train_ngram(out_dir, order: int = 4, texts: list[str] = (), corpora: list[st
     result: dict = {"unit": unit, "order": order}
     with tempfile.TemporaryDirectory(prefix="s2s_ngram_", dir=out) as tmp:
         corpus = Path(tmp) / "corpus.txt"
-        stats, words = write_normalized_corpus(sentences(), corpus, tokset, unit=unit, oov=oov)
+        stats, words = write_normalized_corpus(sentences(), corpus, vocab, unit=unit, oov=oov)
         result["stats"] = stats
         if stats.kept == 0:
             raise S2SError(f"no sentence of {', '.join([*texts, *corpora])} is left after normalising to the "
@@ -428,16 +258,33 @@ def train_ngram(out_dir, order: int = 4, texts: list[str] = (), corpora: list[st
         run_lmplz(corpus, arpa, order, prune=prune, memory=memory, discount_fallback=discount_fallback,
                   workdir=Path(tmp))
         result["arpa"] = arpa
-        vocab = [w for w in read_arpa_vocab(arpa) if w not in LM_SPECIALS]
+        lm_words = [w for w in read_arpa_vocab(arpa) if w not in LM_SPECIALS]
         if binary:
             bin_path = out / "ngram.bin"
             with atomic_open(vocab_file_for(bin_path)) as f:
-                f.write("\n".join(vocab) + "\n")
+                f.write("\n".join(lm_words) + "\n")
             run_build_binary(arpa, bin_path)
             result["binary"] = bin_path
-    if unit == "word" and tokset is not None:
-        n, bad = write_lexicon(out / "lexicon.txt", vocab, tokset)
+    if unit == "word" and vocab is not None:
+        n, bad = write_lexicon(out / "lexicon.txt", lm_words, vocab)
         result["lexicon"] = out / "lexicon.txt"
         result["lexicon_words"] = n
         result["unspellable"] = bad
     return result
+
+
+def train_ngram_report(out_dir, **kw) -> dict:
+    """``train_ngram`` with its summary (corpus normalisation, files written) printed on stderr."""
+    import sys
+
+    res = train_ngram(out_dir, **kw)
+    prog = "s2s.bin.train_ngram"
+    print(f"{prog}: corpus: {res['stats'].summary()}", file=sys.stderr)
+    msg = f"{prog}: order-{res['order']} {res['unit']} n-gram {res['arpa']}"
+    if "binary" in res:
+        msg += f" and {res['binary']}"
+    if "lexicon" in res:
+        msg += f"; lexicon {res['lexicon']} ({res['lexicon_words']} words"
+        msg += f", {len(res['unspellable'])} unspellable)" if res["unspellable"] else ")"
+    print(msg, file=sys.stderr)
+    return res

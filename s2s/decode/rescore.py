@@ -13,19 +13,21 @@ is added. The best total of each utterance is its new transcript.
 
 Tuning scores every hypothesis with the neural LM once; a grid over λ (and β)
 then only re-ranks numbers, so it costs nothing next to the LM. Word errors of
-every hypothesis against the reference are counted once as well (jiwer).
+every hypothesis against the reference are counted once as well (``s2s.score.wer``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from s2s.errors import S2SError
+from s2s.score.wer import word_errors
 
 NBEST_KEYS = {"utt": str, "text": str, "am_score": (int, float), "lm_score": (int, float),
               "score": (int, float), "num_words": int}
@@ -112,29 +114,26 @@ def write_nbest(path, nbest: dict[str, list[NbestEntry]], totals: dict[str, list
 class NeuralLmScorer:
     """Sentence log-probabilities under a trained ``lm`` checkpoint, in length-sorted batches."""
 
-    def __init__(self, model, tokenizer, device="cpu", batch_tokens: int = 20000):
+    def __init__(self, model, vocab, device="cpu", batch_tokens: int = 20000):
         self.model = model.to(device).eval()
-        self.tokenizer = tokenizer
+        self.vocab = vocab
         self.device = torch.device(device)
         self.batch_tokens = batch_tokens
 
     @classmethod
     def from_checkpoint(cls, path, device="cpu", batch_tokens: int = 20000) -> "NeuralLmScorer":
-        from s2s.data.tokens import Tokenizer
-        from s2s.train.checkpoint import load_model
+        from s2s.data.tokens import Vocabulary
+        from s2s.models.checkpoint import load_model
 
-        model, meta = load_model(path, device)
-        if meta.get("task") != "lm":
-            raise S2SError(f"{path}: a {meta.get('task')!r} model, not a neural LM; give the checkpoint "
-                           f"of a task 'lm' training (e.g. exp/lm/model.pt)")
-        return cls(model, Tokenizer.from_dict(meta["tokenizer"]), device, batch_tokens)
+        model, meta = load_model(path, device, task="lm")
+        return cls(model, Vocabulary.from_dict(meta["vocab"], source=f"{path} (vocabulary)"), device, batch_tokens)
 
     @torch.no_grad()
     def score(self, texts: list[str]) -> list[float]:
         """log P(text, </s> | <s>) in nats for each text (an empty text scores its sentence end)."""
-        from s2s.tasks.lm import collate_lm, encode_sentence, token_nll
+        from s2s.models.lm import pad_sentences, sequence_nll
 
-        seqs = [torch.tensor(encode_sentence(self.tokenizer, t), dtype=torch.long) for t in texts]
+        seqs = [torch.tensor(self.vocab.encode_sentence(t), dtype=torch.long) for t in texts]
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         out = [0.0] * len(seqs)
         i = 0
@@ -143,8 +142,8 @@ class NeuralLmScorer:
             while j < len(order) and len(seqs[order[j]]) * (j - i + 1) <= self.batch_tokens:
                 j += 1
             idx = order[i:j]
-            batch = collate_lm([seqs[k] for k in idx])
-            nll = token_nll(self.model, batch["inputs"].to(self.device), batch["targets"].to(self.device),
+            batch = pad_sentences([seqs[k] for k in idx], self.vocab.pad_id)
+            nll = sequence_nll(self.model, batch["inputs"].to(self.device), batch["targets"].to(self.device),
                             batch["mask"].to(self.device))
             for k, v in zip(idx, nll.tolist()):
                 out[k] = -v
@@ -188,17 +187,6 @@ def best_texts(nbest: dict[str, list[NbestEntry]], lm_weight: float, ngram_weigh
 
 
 # ---------------------------------------------------------------------------- tuning
-def word_errors(ref: str, hyp: str) -> int:
-    """Word edit distance (substitutions + deletions + insertions) between two texts."""
-    import jiwer
-
-    r, h = ref.split(), hyp.split()
-    if not r or not h:
-        return max(len(r), len(h))
-    o = jiwer.process_words(" ".join(r), " ".join(h))
-    return o.substitutions + o.deletions + o.insertions
-
-
 def parse_grid(spec: str, what: str = "--weights") -> list[float]:
     """``start:stop:step`` (stop included) or a comma list ``0.1,0.5`` -> values."""
     try:
@@ -247,3 +235,51 @@ def tune(nbest: dict[str, list[NbestEntry]], refs: dict[str, str], lm_weights: l
             table.append((lam, bonus, 100.0 * e / max(nref, 1)))
     best = min(table, key=lambda r: (round(r[2], 9), r[0], abs(r[1])))
     return TuneResult(lm_weight=best[0], length_bonus=best[1], wer=best[2], table=table)
+
+
+def rescore_files(args) -> dict:
+    """What ``python -m s2s.bin.rescore`` runs (``args``: its parsed options): rescore, write OUT/text,
+    OUT/nbest.jsonl (and with ``tune`` OUT/tune.txt, OUT/best_weights); returns the weights used."""
+    from s2s.data.datadir import read_table
+    from s2s.io import atomic_open
+
+    if args.tune and not args.ref:
+        raise S2SError("--tune needs --ref data/<dev set>/text (the references to tune against)")
+    if (args.ngram_weight is None) != (args.word_score is None):
+        raise S2SError("give both --ngram-weight and --word-score, or neither (then the decoder's combined "
+                       "score is used)")
+    lm_weights = parse_grid(args.weights, "--weights") if args.tune else [args.lm_weight]
+    bonuses = parse_grid(args.length_bonuses, "--length-bonuses") if args.tune else [args.length_bonus]
+    refs = read_table(args.ref, allow_empty_value=True) if args.tune else None
+    nbest = read_nbest(args.nbest)
+    scorer = NeuralLmScorer.from_checkpoint(args.lm_model, args.device, args.batch_tokens)
+    add_nlm_scores(nbest, scorer)
+
+    weights = {"lm_weight": args.lm_weight, "length_bonus": args.length_bonus}
+    out = Path(args.out)
+    if args.tune:
+        # References in the hypotheses' normalisation (the token set's case), as tune_lm does.
+        refs = {k: scorer.vocab.normalize(v) for k, v in refs.items()}
+        res = tune(nbest, refs, lm_weights, bonuses, args.ngram_weight, args.word_score, ref_name=args.ref)
+        weights = {"lm_weight": res.lm_weight, "length_bonus": res.length_bonus, "wer": res.wer}
+        with atomic_open(out / "tune.txt") as f:
+            f.write(f"# WER (%) on {args.ref} of {sum(len(h) for h in nbest.values())} hypotheses "
+                    f"of {len(nbest)} utterances\n# lm_weight length_bonus wer\n")
+            for lam, bonus, wer in res.table:
+                f.write(f"{lam:g} {bonus:g} {wer:.2f}\n")
+    texts = best_texts(nbest, weights["lm_weight"], args.ngram_weight, args.word_score, weights["length_bonus"])
+    totals = {u: total_scores(h, weights["lm_weight"], args.ngram_weight, args.word_score, weights["length_bonus"])
+              for u, h in nbest.items()}
+    write_nbest(out / "nbest.jsonl", nbest, totals)
+    with atomic_open(out / "text") as f:
+        for utt in sorted(texts):
+            f.write(f"{utt} {texts[utt]}".rstrip() + "\n")
+    if args.ngram_weight is not None:
+        weights.update(ngram_weight=args.ngram_weight, word_score=args.word_score)
+    if args.tune:
+        with atomic_open(out / "best_weights") as f:
+            for k, v in weights.items():
+                f.write(f"{k} {v:.2f}\n" if k == "wer" else f"{k} {v:g}\n")
+    print("rescored into " + str(Path(args.out) / "text") + ": "
+          + " ".join(f"{k}={v:g}" for k, v in weights.items()), file=sys.stderr)
+    return weights

@@ -1,4 +1,5 @@
-"""Acoustic models: CTC encoders chosen by name from ``s2s.models.registry.ENCODERS``, and ``AsrModel``."""
+"""Models: front ends inside models, encoders, heads, classifiers, LMs, Tacotron 2; registries in
+``s2s.models.registry``; checkpoints and ``load_model`` in ``s2s.models.checkpoint``."""
 
-# Importing the encoder modules registers them in ENCODERS.
-from s2s.models import conv, deepspeech2  # noqa: F401
+# Importing the model modules registers their encoders and models.
+from s2s.models import asr, classifiers, conv, deepspeech2, lm, tacotron2  # noqa: F401

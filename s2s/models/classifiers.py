@@ -17,7 +17,9 @@ resnet           2-D ResNet on the (time, mel) image: basic or bottleneck      O
 The 1-D models are ``s2s.models.conv.ConvEncoder`` (the ASR encoders' block
 description) with a pooling head; every constructor takes ``input_dim``,
 ``num_classes`` and ``num_frames`` (the fixed clip length in frames) from the
-task and the rest from ``model_conf``.
+task and the rest from ``model_conf``. The whole model (``ClassifierModel``, model
+kind ``classifier``) puts the speech front end before the network, so it takes
+waveforms or dumped features of fixed-length clips.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from torch import Tensor, nn
 
 from s2s.errors import S2SError
 from s2s.models.conv import ConvEncoder
+from s2s.models.frontend import SpeechFrontEnd
 from s2s.models.layers import check_choice
+from s2s.models.registry import MODELS
 from s2s.registry import Registry
 
 CLASSIFIERS = Registry("classifier")
@@ -35,10 +39,28 @@ CLASSIFIERS = Registry("classifier")
 POOLS = ("avg", "flatten")
 
 
-def build_classifier(name: str, conf: dict | None, input_dim: int, num_classes: int, num_frames: int) -> nn.Module:
-    """Build classifier ``name`` with ``model_conf`` ``conf`` (keys and types checked against the constructor)."""
-    return CLASSIFIERS.build(name, conf, context="model_conf", input_dim=input_dim, num_classes=num_classes,
-                             num_frames=num_frames)
+class ClassifierModel(nn.Module):
+    """``frontend`` (SpeechFrontEnd) -> ``net`` (a registered classifier): clips -> class logits (B, C)."""
+
+    def __init__(self, frontend: SpeechFrontEnd, net: nn.Module):
+        super().__init__()
+        self.frontend = frontend
+        self.net = net
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        feats, lengths = self.frontend(x, lengths)
+        return self.net(feats, lengths)
+
+
+@MODELS.register("classifier")
+def build_classifier(model: str, model_conf: dict | None, input_dim: int, num_classes: int, num_frames: int,
+                     frontend: dict | None = None, cmvn: str = "global",
+                     specaug: dict | None = None) -> ClassifierModel:
+    """Classifier ``model`` with ``model_conf`` (keys and types checked against the constructor) behind the
+    speech front end (``frontend`` config, ``cmvn`` mode, ``specaug`` for training)."""
+    net = CLASSIFIERS.build(model, model_conf, context="model_conf", input_dim=input_dim, num_classes=num_classes,
+                            num_frames=num_frames)
+    return ClassifierModel(SpeechFrontEnd(input_dim, frontend, cmvn, specaug), net)
 
 
 class ConvClassifier(nn.Module):

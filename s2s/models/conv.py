@@ -100,12 +100,16 @@ def _wav2letter_plus_large() -> list[dict]:
     return [dict(b, activation="clipped_relu") for b in blocks]
 
 
-PRESETS = {
-    "jasper10x5dr": lambda: _jasper_blocks(2, 5),
-    "jasper10x3dr": lambda: _jasper_blocks(2, 3),
-    "jasper5x3dr": lambda: _jasper_blocks(1, 3),
-    "quartznet15x5": _quartznet15x5,
-    "wav2letter_plus_large": _wav2letter_plus_large,
+# Each family's presets; a config names the family as its encoder (encoder: quartznet,
+# encoder_conf: {preset: quartznet15x5}).
+FAMILY_PRESETS = {
+    "jasper": {
+        "jasper10x5dr": lambda: _jasper_blocks(2, 5),
+        "jasper10x3dr": lambda: _jasper_blocks(2, 3),
+        "jasper5x3dr": lambda: _jasper_blocks(1, 3),
+    },
+    "quartznet": {"quartznet15x5": _quartznet15x5},
+    "wav2letter": {"wav2letter_plus_large": _wav2letter_plus_large},
 }
 
 
@@ -215,25 +219,29 @@ class ConvBlock(nn.Module):
         return x, lengths
 
 
-@ENCODERS.register("jasper")
-@ENCODERS.register("quartznet")
-@ENCODERS.register("wav2letter")
 class ConvEncoder(nn.Module):
     """Block-described 1-D conv CTC encoder: (B, T, input_dim) -> (B, T', filters of the last block).
 
-    Give exactly one of ``preset`` (see ``PRESETS``) or ``blocks`` (a list of block
-    mappings). ``activation``, ``norm`` and ``dropout``, when set, replace those keys
-    in every block (e.g. ``norm: weight_norm`` on a preset).
+    Give exactly one of ``preset`` (one of the family's ``FAMILY_PRESETS``) or ``blocks``
+    (a list of block mappings). ``activation``, ``norm`` and ``dropout``, when set,
+    replace those keys in every block (e.g. ``norm: weight_norm`` on a preset).
+    Registered once per family: ``jasper``, ``quartznet``, ``wav2letter``.
     """
+
+    family = "conv"
 
     def __init__(self, input_dim: int, preset: str | None = None, blocks: list[dict] | None = None,
                  activation: str | None = None, norm: str | None = None, dropout: float | None = None):
         super().__init__()
-        context = "encoder_conf"
+        context = f"encoder_conf (encoder {self.family!r})"
+        presets = FAMILY_PRESETS.get(self.family, {})
         if (preset is None) == (blocks is None):
-            raise S2SError(f"{context}: give exactly one of 'preset' ({', '.join(PRESETS)}) or 'blocks'")
+            raise S2SError(f"{context}: give exactly one of 'preset' ({', '.join(presets) or 'none'}) or 'blocks'")
         if preset is not None:
-            blocks = PRESETS[check_choice(preset, tuple(PRESETS), f"{context} preset")]()
+            owner = next((f for f, p in FAMILY_PRESETS.items() if preset in p), None)
+            if owner is not None and owner != self.family:
+                raise S2SError(f"{context}: preset {preset!r} is a {owner} model; write encoder: {owner}")
+            blocks = presets[check_choice(preset, tuple(presets), f"{context} preset")]()
         specs = parse_blocks(blocks, context)
         overrides = {k: v for k, v in (("activation", activation), ("norm", norm), ("dropout", dropout)) if v is not None}
         if overrides:
@@ -268,3 +276,24 @@ class ConvEncoder(nn.Module):
                 sources = [(x, lengths)] if block.spec.residual else []
             x, lengths = block(x, lengths, sources)
         return x.transpose(1, 2), lengths
+
+
+@ENCODERS.register("jasper")
+class JasperEncoder(ConvEncoder):
+    """Jasper (Li et al. 2019): blocks of conv-BN-ReLU-dropout, dense residual in the DR presets."""
+
+    family = "jasper"
+
+
+@ENCODERS.register("quartznet")
+class QuartzNetEncoder(ConvEncoder):
+    """QuartzNet (Kriman et al. 2019): Jasper with time-channel separable convolutions."""
+
+    family = "quartznet"
+
+
+@ENCODERS.register("wav2letter")
+class Wav2LetterEncoder(ConvEncoder):
+    """Wav2Letter+ (OpenSeq2Seq): plain conv stacks with clipped ReLU."""
+
+    family = "wav2letter"

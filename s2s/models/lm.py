@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from s2s.errors import S2SError
+from s2s.models.registry import MODELS
 from s2s.registry import Registry
 
 LMS = Registry("lm")
@@ -132,6 +133,24 @@ class LstmLM(nn.Module):
         return self.out(self.proj(self.dropout(y)))
 
 
-def build_lm(name: str, conf: dict | None, vocab_size: int) -> nn.Module:
-    """The LM ``name`` with ``conf`` (validated against its constructor) over ``vocab_size`` tokens."""
-    return LMS.build(name, conf or {}, context="lm_conf", vocab_size=vocab_size)
+@MODELS.register("lm")
+def build_lm(lm: str, lm_conf: dict | None, vocab_size: int) -> nn.Module:
+    """The LM ``lm`` with ``lm_conf`` (validated against its constructor) over ``vocab_size`` tokens."""
+    return LMS.build(lm, lm_conf or {}, context="lm_conf", vocab_size=vocab_size)
+
+
+def pad_sentences(seqs: list[Tensor], pad_id: int) -> dict:
+    """Teacher-forcing batch of ``<s> w </s>`` id sequences: inputs ``<s> w`` and targets ``w </s>``,
+    right-padded with ``pad_id``; ``mask`` marks real targets, ``num_tokens`` counts them."""
+    inputs = nn.utils.rnn.pad_sequence([s[:-1] for s in seqs], batch_first=True, padding_value=pad_id)
+    targets = nn.utils.rnn.pad_sequence([s[1:] for s in seqs], batch_first=True, padding_value=pad_id)
+    ntok = torch.tensor([len(s) - 1 for s in seqs], dtype=torch.long)
+    mask = torch.arange(inputs.size(1))[None, :] < ntok[:, None]
+    return {"inputs": inputs, "targets": targets, "mask": mask, "num_tokens": ntok}
+
+
+def sequence_nll(model: nn.Module, inputs: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
+    """Negative log-likelihood (nats) of each sequence's targets, (B,), in fp32 whatever autocast does."""
+    logits = model(inputs).float()
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+    return (nll * mask).sum(1)

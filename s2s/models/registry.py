@@ -1,13 +1,14 @@
-"""The encoder registry: configs name an encoder (``encoder: quartznet``) and give its ``encoder_conf``.
+"""Registries of the models layer.
 
-Importing this module (through the ``s2s.models`` package) registers the built-in
-encoders: ``jasper``, ``quartznet``, ``wav2letter`` (one block-described
-convolutional class, ``s2s.models.conv.ConvEncoder``) and ``ds2``
-(``s2s.models.deepspeech2.DeepSpeech2``).
-
-An encoder is an ``nn.Module`` built as ``ENCODERS.build(name, encoder_conf,
-input_dim=D)``; it maps ``(x (B, T, D), lengths (B,))`` to ``(y (B, T', H),
-out_lengths (B,))``, zero at padded frames, and exposes ``output_dim`` (H).
+- ``ENCODERS``: configs name an encoder (``encoder: quartznet``) and give its
+  ``encoder_conf``. Built-in: ``jasper``, ``quartznet``, ``wav2letter`` (the
+  block-described conv encoder, ``s2s.models.conv``) and ``ds2``
+  (``s2s.models.deepspeech2``). An encoder maps ``(x (B, T, D), lengths (B,))`` to
+  ``(y (B, T', H), out_lengths (B,))``, zero at padded frames, and exposes
+  ``output_dim`` (H) and ``stride`` (T / T').
+- ``MODELS``: whole models by kind (``asr``, ``classifier``, ``lm``, ``tacotron2``),
+  each a builder taking plain keyword arguments. A checkpoint stores
+  ``{"name": kind, "args": {...}}`` (``model.spec``), and ``build_model`` rebuilds it.
 """
 
 from __future__ import annotations
@@ -15,3 +16,11 @@ from __future__ import annotations
 from s2s.registry import Registry
 
 ENCODERS = Registry("encoder")
+MODELS = Registry("model")
+
+
+def build_model(name: str, args: dict, context: str = "model"):
+    """Build model ``name`` from ``args`` (checked against its builder) and remember the spec."""
+    model = MODELS.build(name, {}, context=context, **args)
+    model.spec = {"name": name, "args": args}
+    return model

@@ -20,24 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Characters the model reads. Text is normalised first (s2s.synth.text.normalize_text:
-# lower-case ASCII letters, apostrophes and spaces, numbers spelled out), so this small
-# set covers every input; id 0 pads, id 1 ends the sentence.
-PAD, EOS = "_", "~"
-SYMBOLS = [PAD, EOS, " ", "'"] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
-SYMBOL_ID = {s: i for i, s in enumerate(SYMBOLS)}
+from s2s.data.text import tts_vocabulary
+from s2s.data.tokens import Vocabulary
+from s2s.models.registry import MODELS
 
-
-def text_to_ids(text: str) -> list[int]:
-    """Normalise ``text`` and map it to symbol ids ending with EOS; never raises.
-
-    Characters outside the symbol set are spelled out (numbers) or dropped by the
-    normaliser; see ``s2s.synth.text.normalize_text`` for what it reports.
-    """
-    from s2s.synth.text import normalize_text
-
-    norm = normalize_text(text).text
-    return [SYMBOL_ID[c] for c in norm if c in SYMBOL_ID] + [SYMBOL_ID[EOS]]
+# Symbols: the TTS vocabulary of s2s.data.text (lower-case letters, apostrophe and the word
+# boundary after the specials); <pad> pads and </s> ends every sentence.
+N_SYMBOLS = len(tts_vocabulary())
 
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
@@ -50,7 +39,7 @@ class Encoder(nn.Module):
     def __init__(self, n_symbols: int, embed_dim: int, channels: int, kernel: int, n_convs: int,
                  lstm_dim: int, dropout: float):
         super().__init__()
-        self.embedding = nn.Embedding(n_symbols, embed_dim, padding_idx=0)
+        self.embedding = nn.Embedding(n_symbols, embed_dim, padding_idx=Vocabulary.pad_id)
         layers, d = [], embed_dim
         for _ in range(n_convs):
             layers += [nn.Conv1d(d, channels, kernel, padding=kernel // 2), nn.BatchNorm1d(channels),
@@ -61,9 +50,11 @@ class Encoder(nn.Module):
         self.output_dim = lstm_dim
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        # Padding is zeroed before and after every conv so batch composition does not leak into outputs.
+        mask = lengths_to_mask(lengths, ids.shape[1])[:, None, :]
         x = self.embedding(ids).transpose(1, 2)
-        # Padding is zeroed after every conv so batch composition does not leak into outputs.
-        mask = lengths_to_mask(lengths, ids.shape[1])[:, None, :].to(x.dtype)
+        mask = mask.to(x.dtype)
+        x = x * mask
         for layer in self.convs:
             x = layer(x)
             if isinstance(layer, nn.Conv1d):
@@ -125,10 +116,11 @@ class Postnet(nn.Module):
         return self.layers(mel.transpose(1, 2)).transpose(1, 2)
 
 
+@MODELS.register("tacotron2")
 class Tacotron2(nn.Module):
     """The model. Sizes default to the paper's; tests and small recipes shrink them."""
 
-    def __init__(self, n_mels: int = 80, reduction: int = 1, n_symbols: int = len(SYMBOLS),
+    def __init__(self, n_mels: int = 80, reduction: int = 1, n_symbols: int = N_SYMBOLS,
                  embed_dim: int = 512, encoder_channels: int = 512, encoder_kernel: int = 5,
                  encoder_convs: int = 3, encoder_lstm_dim: int = 512, n_speakers: int = 1,
                  speaker_dim: int = 64, attention_rnn_dim: int = 1024, attention_dim: int = 128,

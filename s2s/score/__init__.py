@@ -86,3 +86,31 @@ def update_results(path, header: list[str], row: list[str], key_columns: int = 2
                 lines.insert(end, new_row)
         with atomic_open(path) as f:
             f.write("\n".join(lines) + "\n")
+
+
+def score_files(ref, hyp, task: str = "asr", out_dir=None, results=None, tag: str | None = None,
+                set_name: str | None = None) -> str:
+    """Score a hypothesis table against a reference table (Kaldi ``text`` format), write the reports
+    into ``out_dir`` (default: beside ``hyp``), put the (tag, set) row into ``results`` when given,
+    and return the summary line. ``task``: asr (WER/CER) or classify (accuracy, confusion)."""
+    from s2s.data.datadir import read_table
+
+    if results and not tag:
+        raise S2SError("--results needs --tag NAME (the experiment's name in the table)")
+    ref_path, hyp_path = Path(ref), Path(hyp)
+    ref_t = read_table(ref_path, allow_empty_value=True)
+    hyp_t = read_table(hyp_path, allow_empty_value=True)
+    out = Path(out_dir) if out_dir else hyp_path.parent
+    set_name = set_name or ref_path.resolve().parent.name or ref_path.stem
+    if task == "asr":
+        from s2s.score import wer as mod
+
+        report = mod.score_texts(ref_t, hyp_t, hyp_name=str(hyp_path))
+    else:
+        from s2s.score import classification as mod
+
+        report = mod.classification_report(ref_t, hyp_t, hyp_name=str(hyp_path))
+    mod.write_report(report, out)
+    if results:
+        mod.append_results(results, tag, set_name, report)
+    return report.summary_line()

@@ -154,6 +154,12 @@ def _align(refs: list[str], hyps: list[str], chars: bool) -> list[list[tuple[str
     return out
 
 
+def word_errors(ref: str, hyp: str) -> int:
+    """Word edit distance (substitutions + deletions + insertions) between two texts."""
+    ops = _align([" ".join(ref.split())], [" ".join(hyp.split())], chars=False)[0]
+    return sum(op != "C" for op, _, _ in ops)
+
+
 def score_texts(ref: dict[str, str], hyp: dict[str, str], hyp_name: str = "hypothesis") -> Report:
     """Score ``hyp`` against ``ref`` (both ``utt_id -> text``) and return the Report.
 

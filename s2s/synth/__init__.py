@@ -4,10 +4,8 @@ Backends: the Debian engines flite, espeak-ng and festival (s2s.synth.engines) a
 Tacotron 2 (``get_synthesizer("tacotron2", model="exp/<tts>/model.pt")``, s2s.synth.tacotron).
 """
 
-from s2s.synth.engines import (BACKENDS, Speaker, Synthesizer, parse_speaker, resample, save_wav,
-                                synthesize_to_files)
+from s2s.synth.engines import BACKENDS, Speaker, Synthesizer, parse_speaker, resample, save_wav, synthesize_to_files
 from s2s.synth.tacotron import get_synthesizer
-from s2s.synth.text import NormalizedText, normalize_text, number_to_words
 
 __all__ = ["BACKENDS", "Speaker", "Synthesizer", "get_synthesizer", "parse_speaker", "resample",
-           "save_wav", "synthesize_to_files", "NormalizedText", "normalize_text", "number_to_words"]
+           "save_wav", "synthesize_to_files"]

@@ -97,7 +97,7 @@ def _require_program(name: str, install: str) -> str:
 
 def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+        return subprocess.run(cmd, capture_output=True, check=True)
     except subprocess.CalledProcessError as e:
         tail = e.stderr.decode("utf-8", "replace").strip()[-500:]
         raise S2SError(f"{what}: {' '.join(cmd[:6])}... exited with {e.returncode}: {tail}") from None
@@ -127,8 +127,7 @@ def resample(waves: list[np.ndarray], sr_in: int, sr_out: int) -> list[np.ndarra
     raw = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-L"]
     cmd = [sox, "-D", *raw, "-r", str(sr_in), "-", *raw, "-r", str(sr_out), "-"]
     try:
-        out = subprocess.run(cmd, input=buf.tobytes(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             check=True).stdout
+        out = subprocess.run(cmd, input=buf.tobytes(), capture_output=True, check=True).stdout
     except subprocess.CalledProcessError as e:
         raise S2SError(f"sox resampling {sr_in} -> {sr_out} Hz failed: {e.stderr.decode(errors='replace')}") from None
     y = np.frombuffer(out, dtype="<f4")
@@ -188,7 +187,7 @@ class Synthesizer:
     def synthesize(self, texts: list[str], speaker: str, sample_rate: int = 16000) -> list[np.ndarray]:
         """Speak each text with one speaker; float32 mono arrays at ``sample_rate``.
 
-        Texts are spoken as given: normalise them first (s2s.synth.text.normalize_text)
+        Texts are spoken as given: normalise them first (s2s.data.text.normalize_text)
         so that transcripts match the audio. An empty text gives an empty array.
         """
         spk = self.speaker(speaker)

@@ -30,14 +30,14 @@ class TacotronSynthesizer:
 
     def __init__(self, checkpoint, device: str = "cpu", griffin_lim_iters: int = 32, max_decoder_steps: int = 0,
                  seed: int = 0, min_seconds_per_symbol: float = 0.03):
+        from s2s.data.tokens import Vocabulary
+        from s2s.models.checkpoint import load_model
         from s2s.synth.griffinlim import GriffinLim
-        from s2s.train.checkpoint import load_model
 
         self.checkpoint = Path(checkpoint)
-        model, meta = load_model(checkpoint, device)
-        if meta.get("task") != "tts":
-            raise S2SError(f"{checkpoint}: a {meta.get('task')!r} model, not a Tacotron 2 (task tts) checkpoint")
+        model, meta = load_model(checkpoint, device, task="tts")
         self.model, self.meta = model, meta
+        self.vocab = Vocabulary.from_dict(meta["vocab"], source=f"{checkpoint} (vocabulary)")
         self.device = torch.device(device)
         self.vocoder = GriffinLim(meta["frontend_conf"], n_iter=griffin_lim_iters)
         self.model_sample_rate = self.vocoder.sample_rate
@@ -64,10 +64,10 @@ class TacotronSynthesizer:
 
     def mel(self, text: str, speaker: str) -> tuple[torch.Tensor, torch.Tensor, bool]:
         """Log-mel (T, n_mels), attention (steps, N) and whether the stop token fired."""
-        from s2s.models.tacotron2 import text_to_ids
+        from s2s.data.text import text_to_ids
 
         # Cap the loop in case the stop token never fires: 20 s, or 25 frames a character.
-        ids = torch.tensor(text_to_ids(text), dtype=torch.long, device=self.device)
+        ids = torch.tensor(text_to_ids(text, self.vocab), dtype=torch.long, device=self.device)
         steps = self.max_decoder_steps or max(int(20.0 / self.frame_shift / self.model.r),
                                               25 * len(ids) // self.model.r)
         min_steps = int(math.ceil(self.min_seconds_per_symbol * len(ids) / self.frame_shift / self.model.r))
@@ -75,8 +75,8 @@ class TacotronSynthesizer:
 
     def synthesize(self, texts: list[str], speaker: str, sample_rate: int = 16000) -> list[np.ndarray]:
         """Speak each text; float32 mono arrays at ``sample_rate``. An empty text gives an empty array."""
+        from s2s.data.text import normalize_text
         from s2s.synth.engines import resample
-        from s2s.synth.text import normalize_text
 
         self.speaker(speaker)  # fail before any work on a bad id
         torch.manual_seed(self.seed)  # prenet dropout is on at inference: fix it for reproducible audio

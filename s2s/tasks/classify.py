@@ -8,8 +8,9 @@ every item has the same number of frames and a model may flatten them.
 Features come from DATA/feats.scp (utils/make_feats.sh) when the data dir has it,
 else from the audio with the frontend of DATA/frontend.yaml or ``frontend_conf``.
 Training with waveform augmentation (``noise_conf``: time_shift, background_noise,
-white_noise, time_stretch) always reads the audio, since those act on samples;
-SpecAugment (``specaug_conf``) acts on the normalised features.
+white_noise, time_stretch) always reads the audio, since those act on samples.
+The model (``s2s.models.classifiers.ClassifierModel``) owns the front end, the
+normalisation and SpecAugment (``specaug_conf``, training only), as ASR models do.
 
 Labels and their order (the class indices) come from ``labels``: a file with one
 label per line (the recipe's data/<task>/labels.txt), by default the
@@ -25,11 +26,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from s2s.data.cmvn import cmvn_from_config
 from s2s.data.datadir import DataDir
+from s2s.data.features import build_frontend
+from s2s.data.sources import check_dumped_frontend, dumped_frontend_conf
 from s2s.errors import S2SError
-from s2s.tasks import TASKS
-from s2s.tasks.asr import CmvnStats, FeatureSource, _as_list, frontend_conf_for
-from s2s.tasks.base import Task
+from s2s.tasks.base import TASKS, Task, as_list
 
 log = logging.getLogger("s2s.classify")
 
@@ -76,10 +78,10 @@ def fix_frames(feats: torch.Tensor, num_frames: int, pad_frame: torch.Tensor) ->
 class ClipShape:
     """The fixed clip geometry of a frontend: samples, frames, and the feature frame of silence."""
 
-    def __init__(self, features: FeatureSource, clip_seconds: float):
+    def __init__(self, frontend, clip_seconds: float):
         if clip_seconds <= 0:
             raise S2SError(f"config key 'clip_seconds' must be positive, got {clip_seconds}")
-        fe = features.frontend
+        fe = self.frontend = frontend
         self.sample_rate = fe.sample_rate
         self.num_samples = int(round(clip_seconds * fe.sample_rate))
         self.num_frames = fe.num_frames(self.num_samples)
@@ -87,7 +89,7 @@ class ClipShape:
             raise S2SError(f"clip_seconds {clip_seconds} gives no feature frames; make it longer")
         self.dim = fe.dim
         # What a padded stretch of digital silence looks like to this frontend.
-        silence = fe(np.zeros(self.num_samples, dtype=np.float32), fe.sample_rate)
+        silence = fe.extract(np.zeros(self.num_samples, dtype=np.float32), fe.sample_rate)
         self.pad_frame = silence[self.num_frames // 2].clone()
 
 
@@ -95,21 +97,22 @@ class ClipShape:
 class ClassifyDataset:
     """Labelled fixed-length clips of one or more data dirs.
 
-    ``wave_augment`` forces reading audio (it needs samples); otherwise DATA/feats.scp
-    is used where present. Clips whose audio is not at the frontend's sample rate,
+    Items are unnormalised features of ``shape.num_frames`` frames (the model
+    normalises). ``wave_augment`` forces reading audio (it needs samples); otherwise
+    DATA/feats.scp is used where present. Clips whose audio is not at the frontend's sample rate,
     or not mono, are an S2SError listing them, or with ``skip_bad_audio`` a logged,
     counted skip. A label not in ``labels`` is an S2SError naming the file and line.
     """
 
-    def __init__(self, data_dirs: list[str], labels: list[str], features: FeatureSource, cmvn: CmvnStats,
-                 shape: ClipShape, wave_augment=None, feat_augment=None, cache_audio: bool = False,
-                 skip_bad_audio: bool = False, require_all_classes: bool = False, need_labels: bool = True):
+    def __init__(self, data_dirs: list[str], labels: list[str], shape: ClipShape, wave_augment=None,
+                 cache_audio: bool = False, skip_bad_audio: bool = False, require_all_classes: bool = False,
+                 need_labels: bool = True):
         import kaldiio
 
         self.labels = labels
         self.index = {label: i for i, label in enumerate(labels)}
-        self.features, self.cmvn, self.shape = features, cmvn, shape
-        self.wave_augment, self.feat_augment = wave_augment, feat_augment
+        self.shape = shape
+        self.wave_augment = wave_augment
         self.cache: dict[int, np.ndarray] | None = {} if cache_audio else None
         self.ids: list[str] = []
         self.targets: list[int] = []
@@ -118,6 +121,7 @@ class ClassifyDataset:
         for d in data_dirs:
             dd = DataDir(d)
             if dd.has("feats.scp") and wave_augment is None:
+                check_dumped_frontend(dd, shape.frontend.conf)
                 loader = kaldiio.load_scp(str(dd.file("feats.scp")))
                 src = {u: ("scp", loader, u) for u in loader.keys()}
             else:
@@ -187,14 +191,14 @@ class ClassifyDataset:
 
         _, spec, context = self._src[i]
         wav, _ = load_audio(spec, target_sr=self.shape.sample_rate,
-                            resample=bool(self.features.frontend.conf.get("resample", False)), context=context)
+                            resample=bool(self.shape.frontend.conf.get("resample", False)), context=context)
         wav = fix_length(wav, self.shape.num_samples)
         if self.cache is not None:
             self.cache[i] = wav
         return wav
 
     def features_of(self, i: int) -> torch.Tensor:
-        """Normalised, fixed-length (num_frames, dim) features of item ``i`` (augmented if configured)."""
+        """Fixed-length (num_frames, dim) features of item ``i`` (from augmented audio if configured)."""
         src = self._src[i]
         if src[0] == "scp":
             feats = torch.from_numpy(np.array(src[1][src[2]], dtype=np.float32))
@@ -202,14 +206,11 @@ class ClassifyDataset:
             wav = self._waveform(i)
             if self.wave_augment is not None:
                 wav = fix_length(self.wave_augment(wav, self.shape.sample_rate), self.shape.num_samples)
-            feats = self.features.from_audio(wav, self.shape.sample_rate)
+            feats = self.shape.frontend.extract(wav, self.shape.sample_rate)
         if feats.shape[1] != self.shape.dim:
             raise S2SError(f"{self.ids[i]}: features have dim {feats.shape[1]}, the frontend gives "
                            f"{self.shape.dim}; recompute features with the training frontend")
-        feats = self.cmvn(fix_frames(feats, self.shape.num_frames, self.shape.pad_frame))
-        if self.feat_augment is not None:
-            feats = self.feat_augment(feats)
-        return feats
+        return fix_frames(feats, self.shape.num_frames, self.shape.pad_frame)
 
     def __getitem__(self, i: int) -> dict:
         return {"id": self.ids[i], "feats": self.features_of(i), "target": self.targets[i]}
@@ -226,6 +227,9 @@ def collate_classify(items: list[dict]) -> dict:
 @TASKS.register("classify")
 class ClassifyTask(Task):
     name = "classify"
+    model_name = "classifier"
+    cost_unit = "feature frames"
+    throughput_unit = "clips"
     defaults = {
         "labels": None,            # labels file (one per line); default: labels.txt beside the train dir
         "frontend_conf": None,     # used when the data dir has no frontend.yaml (features on the fly)
@@ -234,7 +238,7 @@ class ClassifyTask(Task):
         "clip_seconds": 1.0,       # every clip padded/cut to this length
         "model": "matchboxnet",    # a name in s2s.models.classifiers.CLASSIFIERS
         "model_conf": {},
-        "specaug_conf": None,      # SpecAugment on features (training only)
+        "specaug_conf": None,      # SpecAugment inside the model (training only)
         "noise_conf": None,        # waveform augmentations (training only): time_shift, background_noise, ...
         "label_smoothing": 0.0,
         "cache_audio": False,      # keep decoded clips in memory (small corpora, augmented training)
@@ -243,13 +247,16 @@ class ClassifyTask(Task):
 
     def __init__(self, conf: dict):
         super().__init__(conf)
-        train_dirs = _as_list(conf.get("train_data"))
+        train_dirs = as_list(conf.get("train_data"))
         first = train_dirs[0] if train_dirs else None
-        self.frontend_conf = frontend_conf_for(first, conf.get("frontend_conf")) if first else conf.get("frontend_conf")
-        self.features = FeatureSource(self.frontend_conf)
-        self.shape = ClipShape(self.features, float(conf["clip_seconds"]))
+        frontend_conf = (dumped_frontend_conf(first) if first else None) or conf.get("frontend_conf")
+        if frontend_conf is None:
+            raise S2SError("classify: no front end: dump features (utils/make_feats.sh writes frontend.yaml into the "
+                           "data dir) or set frontend_conf: {type: fbank, ...}")
+        self.shape = ClipShape(build_frontend(frontend_conf), float(conf["clip_seconds"]))
         self.labels = self._labels(conf, first)
-        self.cmvn = CmvnStats.from_config(conf, first)
+        self._first_dir = first
+        self._normalizer = None
 
     @staticmethod
     def _labels(conf: dict, first_dir: str | None) -> list[str]:
@@ -265,21 +272,19 @@ class ClassifyTask(Task):
     # -- data
     def dataset(self, split: str):
         key = "train_data" if split == "train" else "valid_data"
-        dirs = _as_list(self.conf.get(key))
+        dirs = as_list(self.conf.get(key))
         if not dirs:
             return None
-        wave_aug = feat_aug = None
+        wave_aug = None
         if split == "train":
             from s2s.data.augment import build_augment
 
             wave_aug = build_augment(self.conf.get("noise_conf"), context="noise_conf")
-            feat_aug = build_augment(self.conf.get("specaug_conf"), "specaugment", context="specaug_conf")
-            for aug, key_, kind in ((wave_aug, "noise_conf", "wave"), (feat_aug, "specaug_conf", "feats")):
-                if aug is not None and aug.kind != kind:
-                    raise S2SError(f"config key {key_!r}: holds {aug.kind} augmentations; put SpecAugment in "
-                                   f"specaug_conf and waveform ones (time_shift, background_noise) in noise_conf")
-        return ClassifyDataset(dirs, self.labels, self.features, self.cmvn, self.shape, wave_augment=wave_aug,
-                               feat_augment=feat_aug, cache_audio=bool(self.conf.get("cache_audio")),
+            if wave_aug is not None and wave_aug.kind != "wave":
+                raise S2SError("config key 'noise_conf': holds feats augmentations; put SpecAugment in "
+                               "specaug_conf and waveform ones (time_shift, background_noise) in noise_conf")
+        return ClassifyDataset(dirs, self.labels, self.shape, wave_augment=wave_aug,
+                               cache_audio=bool(self.conf.get("cache_audio")),
                                skip_bad_audio=bool(self.conf.get("skip_bad_audio")),
                                require_all_classes=split == "train")
 
@@ -288,20 +293,27 @@ class ClassifyTask(Task):
 
     # -- model
     def model_args(self) -> dict:
+        spec = self.conf.get("specaug_conf") or None
+        if spec is not None:
+            from s2s.data.augment import build_augment
+
+            aug = build_augment(spec, "specaugment", context="specaug_conf")
+            if aug.kind != "feats":
+                raise S2SError("config key 'specaug_conf': holds wave augmentations; put SpecAugment in "
+                               "specaug_conf and waveform ones (time_shift, background_noise) in noise_conf")
         return {"model": self.conf["model"], "model_conf": dict(self.conf.get("model_conf") or {}),
-                "input_dim": self.shape.dim, "num_classes": len(self.labels), "num_frames": self.shape.num_frames}
+                "input_dim": self.shape.dim, "num_classes": len(self.labels), "num_frames": self.shape.num_frames,
+                "frontend": self.shape.frontend.conf, "cmvn": self.conf.get("cmvn", "global"), "specaug": spec}
 
-    def build_model(self):
-        return build_from_args(self.model_args())
+    def init_model(self, model):
+        if self._normalizer is None:
+            self._normalizer = cmvn_from_config(self.conf, self._first_dir, self.shape.dim)
+        if self._normalizer.mode == "global":
+            model.frontend.normalizer.set_stats(self._normalizer.mean, self._normalizer.std)
+        return model
 
-    def meta(self) -> dict:
-        return {"task": "classify", "model_args": self.model_args(), "frontend_conf": self.features.frontend.conf,
-                "cmvn": self.cmvn.to_meta(), "labels": list(self.labels),
-                "clip_seconds": float(self.conf["clip_seconds"])}
-
-    @classmethod
-    def model_from_meta(cls, meta: dict):
-        return build_from_args(meta["model_args"])
+    def extra_meta(self) -> dict:
+        return {"labels": list(self.labels), "clip_seconds": float(self.conf["clip_seconds"])}
 
     # -- loss
     def forward_loss(self, model, batch):
@@ -323,24 +335,57 @@ class ClassifyTask(Task):
         return {"loss": total / max(count, 1.0), "accuracy": 100.0 * correct / max(count, 1.0)}
 
 
-def build_from_args(args: dict):
-    from s2s.models.classifiers import build_classifier
-
-    return build_classifier(args["model"], args["model_conf"], args["input_dim"], args["num_classes"],
-                            args["num_frames"])
-
-
-def dataset_from_meta(meta: dict, data_dir: str, need_labels: bool = True) -> ClassifyDataset:
-    """The clips of ``data_dir`` prepared exactly as the checkpoint's model was trained to see them
+def dataset_from_meta(model, meta: dict, data_dir: str, need_labels: bool = True) -> ClassifyDataset:
+    """The clips of ``data_dir`` prepared exactly as the checkpoint's ``model`` was trained to see them
     (no augmentation). Without ``need_labels`` a data dir without ``text`` is accepted (targets -1)."""
-    dd = DataDir(data_dir)
-    if dd.has("feats.scp") and dd.has("frontend.yaml"):
-        dumped = frontend_conf_for(data_dir, None)
-        if dumped != meta["frontend_conf"]:
-            raise S2SError(f"{dd.file('frontend.yaml')}: these features were computed with another frontend "
-                           f"than the model's ({meta['frontend_conf']}); recompute them with the training "
-                           f"frontend config, or remove {dd.file('feats.scp')} to compute them from the audio")
-    features = FeatureSource(meta["frontend_conf"])
-    shape = ClipShape(features, float(meta["clip_seconds"]))
-    return ClassifyDataset([data_dir], list(meta["labels"]), features, CmvnStats.from_meta(meta["cmvn"]), shape,
-                           need_labels=need_labels)
+    shape = ClipShape(model.frontend.feature_extractor, float(meta["clip_seconds"]))
+    return ClassifyDataset([data_dir], list(meta["labels"]), shape, need_labels=need_labels)
+
+
+@torch.no_grad()
+def classify(model, dataset, batch_size: int, device) -> tuple[list[str], torch.Tensor]:
+    """Utterance ids and class posteriors (N, C) of every clip of ``dataset``, in its order."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_classify)
+    ids, posts = [], []
+    for batch in loader:
+        logits = model(batch["feats"].to(device), batch["lengths"].to(device)).float()
+        posts.append(torch.softmax(logits, dim=-1).cpu())
+        ids += batch["ids"]
+    return ids, torch.cat(posts)
+
+
+def evaluate_classifier(model_path, data, out, batch_size: int = 64, device: str = "cpu", results=None,
+                        tag: str | None = None, set_name: str | None = None) -> str | None:
+    """Classify the clips of ``data`` with a trained model: OUT/hyp, OUT/labels.txt, OUT/posteriors.txt and,
+    when the data dir has reference labels, the scores (printed; a RESULTS.md row with ``results``)."""
+    from s2s.data.datadir import read_table, write_table
+    from s2s.io import atomic_open
+    from s2s.models.checkpoint import load_model
+    from s2s.score import classification
+
+    if results and not tag:
+        raise S2SError("--results needs --tag NAME (the experiment's name in the table)")
+    if batch_size < 1:
+        raise S2SError(f"--batch-size must be >= 1, got {batch_size}")
+    model, meta = load_model(model_path, device, task="classify")
+    has_ref = DataDir(data).has("text")
+    dataset = dataset_from_meta(model, meta, data, need_labels=has_ref)
+    ids, posts = classify(model, dataset, batch_size, device)
+    labels = meta["labels"]
+    out = Path(out)
+    hyp = {u: labels[int(k)] for u, k in zip(ids, posts.argmax(-1).tolist())}
+    write_table(out / "hyp", hyp)
+    with atomic_open(out / "labels.txt") as f:
+        f.writelines(label + "\n" for label in labels)
+    with atomic_open(out / "posteriors.txt") as f:
+        for u, p in sorted(zip(ids, posts.tolist())):
+            f.write(u + " " + " ".join(f"{x:.5f}" for x in p) + "\n")
+    if not has_ref:
+        return None
+    ref = {u: lab for u, lab in read_table(DataDir(data).file("text")).items() if u in set(dataset.ids)}
+    report = classification.classification_report(ref, hyp, labels=labels, hyp_name=str(out / "hyp"))
+    classification.write_report(report, out)
+    if results:
+        classification.append_results(results, tag, set_name or Path(data).name, report)
+    print(report.summary_line())
+    return report.summary_line()

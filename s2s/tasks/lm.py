@@ -1,14 +1,14 @@
 """Language modelling on text with the shared trainer: task ``lm``, perplexity on dev.
 
-Tokens: the LM reads text in the **ASR token set** (``token_list: data/lang``,
+Tokens: the LM reads text in the **ASR vocabulary** (``token_list: data/lang``,
 characters or SentencePiece pieces), not in a word vocabulary. Rescoring scores
 whatever the beam decoder wrote, and a lexicon-free decoder writes words no
 vocabulary has seen; over the ASR tokens every hypothesis gets a proper
 probability instead of a shared ``<unk>`` one, the text is normalised exactly as
-the acoustic model's (the tokenizer's lower-casing), and on LibriSpeech the
-output layer has the few thousand BPE pieces rather than ~900k words. The CTC
-blank (id 0) never occurs in text, so the LM uses id 0 as the sentence boundary:
-a sentence ``w`` is modelled as ``P(w_1 .. w_n, </s> | <s>)`` with ``<s>`` = ``</s>`` = 0.
+the acoustic model's (the vocabulary's lower-casing), and on LibriSpeech the
+output layer has the few thousand BPE pieces rather than ~900k words. A
+sentence ``w`` is modelled as ``P(w_1 .. w_n, </s> | <s>)`` with the vocabulary's
+``<s>`` and ``</s>``; batches are padded with ``<pad>``.
 
 Data (``train_data``, ``valid_data``: one path or a list):
 - a Kaldi data dir (its ``text``) or a file named ``text``: a Kaldi table, the
@@ -31,15 +31,13 @@ from array import array
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
+from s2s.data.tokens import Vocabulary
 from s2s.errors import S2SError
-from s2s.tasks import TASKS
-from s2s.tasks.base import Task
+from s2s.models.lm import pad_sentences, sequence_nll
+from s2s.tasks.base import TASKS, Task, as_list
 
 log = logging.getLogger("s2s.lm")
-
-BOUNDARY_ID = 0  # <s> and </s>: the CTC blank's slot, which text never uses
 
 
 # ---------------------------------------------------------------------------- text
@@ -75,11 +73,6 @@ def read_sentences(path) -> list[str]:
     return out
 
 
-def encode_sentence(tokenizer, text: str) -> list[int]:
-    """``<s> tokens </s>`` ids for one sentence."""
-    return [BOUNDARY_ID] + tokenizer.encode(text) + [BOUNDARY_ID]
-
-
 class LmDataset:
     """Tokenised sentences; ``lengths`` (tokens predicted per sentence) drive the length buckets.
 
@@ -87,15 +80,15 @@ class LmDataset:
     4 bytes per token rather than a tensor object per sentence.
     """
 
-    def __init__(self, sources: list[str], tokenizer, max_tokens: int = 0):
+    def __init__(self, sources: list[str], vocab, max_tokens: int = 0):
         ids = array("i")
         self.offsets = array("q", [0])
         self.lengths: list[int] = []
         skipped = 0
-        unk_before = tokenizer.unk_count
+        unk_before = vocab.unk_count
         for src in sources:
             for text in read_sentences(src):
-                seq = encode_sentence(tokenizer, text)
+                seq = vocab.encode_sentence(text)
                 if max_tokens and len(seq) - 1 > max_tokens:
                     skipped += 1
                     continue
@@ -106,10 +99,10 @@ class LmDataset:
         self._keep = ids  # torch.frombuffer shares this memory
         if skipped:
             log.warning("skipped %d sentences longer than max_tokens=%d", skipped, max_tokens)
-        n_unk = tokenizer.unk_count - unk_before
+        n_unk = vocab.unk_count - unk_before
         if n_unk:
             log.warning("%s: %d tokens mapped to <unk> (most common: %s); the token set does not cover this text",
-                        ", ".join(sources), n_unk, tokenizer.unk_symbols.most_common(5))
+                        ", ".join(sources), n_unk, vocab.unk_symbols.most_common(5))
         if not self.lengths:
             raise S2SError(f"{', '.join(sources)}: no sentences left (all longer than max_tokens={max_tokens})")
 
@@ -121,26 +114,13 @@ class LmDataset:
         return self.ids[self.offsets[i]: self.offsets[i + 1]].long()
 
 
-def collate_lm(items: list[torch.Tensor]) -> dict:
-    """Inputs ``<s> w`` and targets ``w </s>``, right-padded; ``mask`` marks real targets."""
-    inputs = torch.nn.utils.rnn.pad_sequence([s[:-1] for s in items], batch_first=True, padding_value=BOUNDARY_ID)
-    targets = torch.nn.utils.rnn.pad_sequence([s[1:] for s in items], batch_first=True, padding_value=BOUNDARY_ID)
-    ntok = torch.tensor([len(s) - 1 for s in items], dtype=torch.long)
-    mask = torch.arange(inputs.size(1))[None, :] < ntok[:, None]
-    return {"inputs": inputs, "targets": targets, "mask": mask, "num_tokens": ntok}
-
-
-def token_nll(model, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Negative log-likelihood (nats) of each sequence's targets, (B,), in fp32 whatever autocast does."""
-    logits = model(inputs).float()
-    nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
-    return (nll * mask).sum(1)
-
-
 # ---------------------------------------------------------------------------- task
 @TASKS.register("lm")
 class LmTask(Task):
     name = "lm"
+    model_name = "lm"
+    cost_unit = "tokens"
+    throughput_unit = "tokens"
     defaults = {
         "token_list": "data/lang",
         "lm": "transformer",
@@ -151,40 +131,33 @@ class LmTask(Task):
 
     def __init__(self, conf: dict):
         super().__init__(conf)
-        from s2s.data.tokens import Tokenizer
-
-        self.tokenizer = Tokenizer.load(conf["token_list"])
+        self.vocab = Vocabulary.load(conf["token_list"])
 
     # -- data
     def dataset(self, split: str):
         key = "train_data" if split == "train" else "valid_data"
-        sources = _as_list(self.conf.get(key))
+        sources = as_list(self.conf.get(key))
         if not sources:
             return None
-        return LmDataset(sources, self.tokenizer, self.conf.get("max_tokens", 0) if split == "train" else 0)
+        return LmDataset(sources, self.vocab, self.conf.get("max_tokens", 0) if split == "train" else 0)
 
     def collate(self, items):
-        return collate_lm(items)
+        return pad_sentences(items, self.vocab.pad_id)
+
+    def throughput(self, batch: dict) -> float:
+        return float(batch["num_tokens"].sum())
 
     # -- model
     def model_args(self) -> dict:
         return {"lm": self.conf["lm"], "lm_conf": dict(self.conf.get("lm_conf") or {}),
-                "vocab_size": len(self.tokenizer)}
+                "vocab_size": len(self.vocab)}
 
-    def build_model(self):
-        return _build(self.model_args())
-
-    def meta(self) -> dict:
-        return {"task": "lm", "model_args": self.model_args(), "tokenizer": self.tokenizer.to_dict(),
-                "boundary_id": BOUNDARY_ID}
-
-    @classmethod
-    def model_from_meta(cls, meta: dict):
-        return _build(meta["model_args"])
+    def extra_meta(self) -> dict:
+        return {"vocab": self.vocab.to_dict()}
 
     # -- loss
     def forward_loss(self, model, batch):
-        nll = token_nll(model, batch["inputs"], batch["targets"], batch["mask"]).sum()
+        nll = sequence_nll(model, batch["inputs"], batch["targets"], batch["mask"]).sum()
         n = float(batch["num_tokens"].sum())
         return nll, n, {"nll": nll.item() / max(n, 1.0)}
 
@@ -197,17 +170,3 @@ class LmTask(Task):
             count += n
         loss = total / max(count, 1.0)
         return {"loss": loss, "ppl": math.exp(min(loss, 50.0))}
-
-
-def _build(args: dict):
-    from s2s.models.lm import build_lm
-
-    return build_lm(args["lm"], args.get("lm_conf"), args["vocab_size"])
-
-
-def _as_list(v) -> list[str]:
-    if v is None:
-        return []
-    if isinstance(v, (list, tuple)):
-        return [str(x) for x in v]
-    return [str(v)]

@@ -20,11 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from s2s.data.datadir import DataDir
+from s2s.data.features import build_frontend
+from s2s.data.sources import FeatureSource, dumped_frontend_conf
+from s2s.data.text import text_to_ids, tts_vocabulary
 from s2s.errors import S2SError
-from s2s.models.tacotron2 import Tacotron2, diagonal_score, lengths_to_mask, text_to_ids
-from s2s.tasks import TASKS
-from s2s.tasks.asr import FeatureSource, _as_list, frontend_conf_for
-from s2s.tasks.base import Task
+from s2s.models.tacotron2 import diagonal_score, lengths_to_mask
+from s2s.tasks.base import TASKS, Task, as_list
 
 log = logging.getLogger("s2s.tts")
 
@@ -32,7 +33,7 @@ log = logging.getLogger("s2s.tts")
 class TtsDataset:
     """Utterances: symbol ids, speaker index, log-mel targets; ``lengths`` are mel frames."""
 
-    def __init__(self, data_dirs: list[str], features: FeatureSource, speakers: dict[str, int],
+    def __init__(self, data_dirs: list[str], features: FeatureSource, speakers: dict[str, int], vocab,
                  max_frames: int = 0):
         self.features = features
         self.ids, self.symbols, self.speakers, self.lengths, self._src = [], [], [], [], []
@@ -45,7 +46,7 @@ class TtsDataset:
                 if u not in src:
                     raise S2SError(f"{dd.file('text')}:{lineno}: utterance {u!r} has no features/audio; "
                                    f"run utils/fix_data_dir.sh {d}")
-                ids = text_to_ids(words)
+                ids = text_to_ids(words, vocab)
                 if len(ids) <= 1:  # nothing speakable left after normalisation
                     skipped_empty += 1
                     continue
@@ -73,7 +74,7 @@ class TtsDataset:
                 "speaker": self.speakers[i], "mel": self.features.load(self._src[i])}
 
 
-def make_collate(reduction: int):
+def make_collate(reduction: int, pad_id: int):
     def collate(items: list[dict]) -> dict:
         sym_lens = torch.tensor([len(it["symbols"]) for it in items], dtype=torch.long)
         mel_lens = torch.tensor([it["mel"].shape[0] for it in items], dtype=torch.long)
@@ -83,7 +84,8 @@ def make_collate(reduction: int):
         for b, it in enumerate(items):
             mels[b, : it["mel"].shape[0]] = it["mel"]
         return {"ids": [it["id"] for it in items],
-                "symbols": torch.nn.utils.rnn.pad_sequence([it["symbols"] for it in items], batch_first=True),
+                "symbols": torch.nn.utils.rnn.pad_sequence([it["symbols"] for it in items], batch_first=True,
+                                                            padding_value=pad_id),
                 "symbol_lengths": sym_lens, "mels": mels, "mel_lengths": mel_lens,
                 "speakers": torch.tensor([it["speaker"] for it in items], dtype=torch.long)}
     return collate
@@ -92,6 +94,9 @@ def make_collate(reduction: int):
 @TASKS.register("tts")
 class TtsTask(Task):
     name = "tts"
+    model_name = "tacotron2"
+    cost_unit = "mel frames"
+    throughput_unit = "audio-s"
     defaults = {
         "frontend_conf": None,   # logmel settings, used when the data dir has no feats.scp
         "model_conf": {},        # Tacotron2 constructor arguments (n_mels and n_speakers are filled in)
@@ -105,16 +110,18 @@ class TtsTask(Task):
 
     def __init__(self, conf: dict):
         super().__init__(conf)
-        train_dirs = _as_list(conf.get("train_data"))
+        train_dirs = as_list(conf.get("train_data"))
         first = train_dirs[0] if train_dirs else None
-        self.frontend_conf = frontend_conf_for(first, conf.get("frontend_conf")) if first else conf.get("frontend_conf")
+        self.frontend_conf = (dumped_frontend_conf(first) if first else None) or conf.get("frontend_conf")
         if self.frontend_conf is None:
             raise S2SError("tts: no features; dump logmel features (utils/make_feats.sh) into the training data "
                            "dir or set frontend_conf: {type: logmel, ...}")
         if self.frontend_conf.get("type") != "logmel":
             raise S2SError(f"tts: targets must be logmel features (the vocoder inverts them), got "
                            f"type {self.frontend_conf.get('type')!r}; recompute with a logmel frontend config")
-        self.features = FeatureSource(self.frontend_conf)
+        self.frontend = build_frontend(self.frontend_conf)
+        self.features = FeatureSource(self.frontend)
+        self.vocab = tts_vocabulary()
         names = set()
         for d in train_dirs:
             names.update(DataDir(d).utt2spk().values())
@@ -124,32 +131,28 @@ class TtsTask(Task):
 
     # -- data
     def dataset(self, split: str):
-        dirs = _as_list(self.conf.get("train_data" if split == "train" else "valid_data"))
+        dirs = as_list(self.conf.get("train_data" if split == "train" else "valid_data"))
         if not dirs:
             return None
-        return TtsDataset(dirs, self.features, self.speaker_index,
+        return TtsDataset(dirs, self.features, self.speaker_index, self.vocab,
                           self.conf.get("max_frames", 0) if split == "train" else 0)
 
     def collate(self, items):
-        return make_collate(self.model_args()["reduction"])(items)
+        return make_collate(self.model_args()["reduction"], self.vocab.pad_id)(items)
 
     # -- model
+    def throughput(self, batch: dict) -> float:
+        return float(batch["mel_lengths"].sum()) * self.frontend.frame_shift
+
     def model_args(self) -> dict:
         args = {"reduction": 2, **dict(self.conf.get("model_conf") or {})}
         args["n_mels"] = int(self.frontend_conf["num_mel_bins"])
         args["n_speakers"] = len(self.speaker_names)
+        args["n_symbols"] = len(self.vocab)
         return args
 
-    def build_model(self):
-        return _build(self.model_args())
-
-    def meta(self) -> dict:
-        return {"task": "tts", "model_args": self.model_args(), "frontend_conf": self.frontend_conf,
-                "speakers": self.speaker_names}
-
-    @classmethod
-    def model_from_meta(cls, meta: dict):
-        return _build(meta["model_args"])
+    def extra_meta(self) -> dict:
+        return {"frontend_conf": self.frontend.conf, "speakers": self.speaker_names, "vocab": self.vocab.to_dict()}
 
     # -- loss
     def _losses(self, model, batch):
@@ -222,10 +225,3 @@ class TtsTask(Task):
         w = self.conf.get("stop_weight", 1.0)
         return {"loss": (mel_t + w * stop_t) / frames_t, "mel_loss": mel_t / frames_t / 2,
                 "stop_loss": stop_t / frames_t, "diagonal": diag_t / max(n_utts, 1)}
-
-
-def _build(args: dict) -> Tacotron2:
-    from s2s.registry import check_kwargs
-
-    check_kwargs(Tacotron2, args, "config key 'model_conf' (tts)")
-    return Tacotron2(**args)

@@ -1,8 +1,7 @@
-"""Checkpoints: atomic save, exact resume state, averaging, and loading a model for inference.
+"""Training checkpoints: exact resume state (RNG), listing and averaging.
 
-A checkpoint holds ``model`` (state dict), ``meta`` (what inference needs: task name,
-model build arguments, frontend settings, CMVN, tokens) and, for training
-checkpoints, ``train_state`` (optimizer, scheduler, scaler, counters, RNG states).
+The file format and ``load_model`` live in ``s2s.models.checkpoint``; training adds
+``train_state`` (optimizer, scheduler, scaler, counters, RNG states).
 """
 
 from __future__ import annotations
@@ -15,25 +14,7 @@ import numpy as np
 import torch
 
 from s2s.errors import S2SError
-from s2s.io import atomic_path
-
-
-def save_checkpoint(path, model_state: dict, meta: dict, train_state: dict | None = None) -> None:
-    obj = {"model": model_state, "meta": meta}
-    if train_state is not None:
-        obj["train_state"] = train_state
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
-def load_checkpoint(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise S2SError(f"{path}: checkpoint not found; check the path (exp/<tag>/checkpoints/*.pt)")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # truncated or not a torch file
-        raise S2SError(f"{path}: cannot read checkpoint ({type(e).__name__}: {e}); it is corrupt or not a checkpoint") from None
+from s2s.models.checkpoint import checkpoint_meta, read_checkpoint, save_checkpoint
 
 
 def rng_state() -> dict:
@@ -73,9 +54,9 @@ def average_checkpoints(paths: list[Path], out) -> None:
     avg: dict | None = None
     meta = None
     for p in paths:
-        ckpt = load_checkpoint(p)
+        ckpt = read_checkpoint(p)
         state = ckpt["model"]
-        meta = ckpt["meta"]
+        meta = checkpoint_meta(ckpt, p)
         if avg is None:
             avg = {k: v.clone().double() if v.is_floating_point() else v.clone() for k, v in state.items()}
         else:
@@ -85,7 +66,7 @@ def average_checkpoints(paths: list[Path], out) -> None:
                 else:
                     avg[k] = v.clone()
     assert avg is not None
-    ref = load_checkpoint(paths[-1])["model"]
+    ref = read_checkpoint(paths[-1])["model"]
     for k, v in avg.items():
         if v.is_floating_point():
             avg[k] = (v / len(paths)).to(ref[k].dtype)
@@ -94,16 +75,11 @@ def average_checkpoints(paths: list[Path], out) -> None:
     save_checkpoint(out, avg, meta)
 
 
-def load_model(path, device: str | torch.device = "cpu"):
-    """Rebuild the model a checkpoint was trained as and load its weights, in eval mode."""
-    from s2s.tasks import TASKS
-
-    ckpt = load_checkpoint(path)
-    meta = ckpt.get("meta")
-    if not meta or "task" not in meta:
-        raise S2SError(f"{path}: checkpoint has no model metadata; it was not written by s2s.bin.train")
-    task_cls = TASKS.get(meta["task"], context=str(path))
-    model = task_cls.model_from_meta(meta)
-    model.load_state_dict(ckpt["model"])
-    model.to(device).eval()
-    return model, meta
+def average_last(exp_dir, num: int, kind: str, out) -> list[Path]:
+    """Average the last ``num`` checkpoints of ``kind`` (epoch | step) of an experiment into ``out``."""
+    ckpts = list_checkpoints(Path(exp_dir) / "checkpoints", kind)[-num:]
+    if not ckpts:
+        raise S2SError(f"{exp_dir}/checkpoints: no {kind} checkpoints to average")
+    average_checkpoints(ckpts, out)
+    print(f"averaged {len(ckpts)} checkpoints ({', '.join(c.name for c in ckpts)}) into {out}")
+    return ckpts

@@ -10,7 +10,6 @@ uninterrupted one.
 from __future__ import annotations
 
 import logging
-
 import os
 import random
 import sys
@@ -23,6 +22,7 @@ import torch
 
 from s2s.data.batching import BucketSampler
 from s2s.errors import S2SError
+from s2s.models.checkpoint import read_checkpoint, save_checkpoint
 from s2s.train import checkpoint as ckpt_lib
 from s2s.train.distributed import DistInfo, all_reduce_sum, barrier
 
@@ -149,10 +149,9 @@ class Trainer:
     def save(self, name: str) -> Path:
         path = self.ckpt_dir / f"{name}.pt"
         if self.dist.is_main:
-            ckpt_lib.save_checkpoint(path, self.model.state_dict(), self.task.meta(), self._train_state())
+            save_checkpoint(path, self.model.state_dict(), self.task.meta(), self._train_state())
             # "last.pt" names the newest checkpoint, whatever its kind
-            ckpt_lib.save_checkpoint(self.ckpt_dir / "last.pt", self.model.state_dict(), self.task.meta(),
-                                     self._train_state())
+            save_checkpoint(self.ckpt_dir / "last.pt", self.model.state_dict(), self.task.meta(), self._train_state())
             steps = ckpt_lib.list_checkpoints(self.ckpt_dir, "step")
             for old in steps[: max(0, len(steps) - self.conf["keep_checkpoints"])]:
                 old.unlink(missing_ok=True)
@@ -164,7 +163,7 @@ class Trainer:
         if not path.is_file():
             log.info("--resume: no checkpoint in %s, starting from scratch", self.ckpt_dir)
             return
-        ck = ckpt_lib.load_checkpoint(path)
+        ck = read_checkpoint(path)
         st = ck["train_state"]
         changed = _changed_keys(st.get("conf", {}), self.conf)
         if changed:
@@ -221,8 +220,8 @@ class Trainer:
             loader = self._loader(shards, self.train_set, self.epoch)
             self.ddp_model.train()
             progress = _progress(len(todo), f"epoch {self.epoch + 1}", self.dist.is_main)
-            window_loss, window_n, window_audio, t_window = 0.0, 0.0, 0.0, time.time()
-            for i, batch in enumerate(loader):
+            window_loss, window_n, window_work, t_window = 0.0, 0.0, 0.0, time.time()
+            for batch in loader:
                 batch = self._to_device(batch)
                 micro = (self.batch_pos % accum)
                 sync = micro == accum - 1
@@ -237,8 +236,7 @@ class Trainer:
                     self.scaler.scale(loss).backward()
                 window_loss += loss_sum.item()
                 window_n += weight
-                if "lengths" in batch:
-                    window_audio += float(batch["lengths"].sum()) * _frame_shift(self.task)
+                window_work += self.task.throughput(batch)
                 self.batch_pos += 1
                 progress.update(1)
                 if not sync:
@@ -248,14 +246,14 @@ class Trainer:
                     elapsed = time.time() - t_window
                     avg = window_loss / max(window_n, 1e-12)
                     lr = self.optimizer.param_groups[0]["lr"]
-                    log.info("epoch %d step %d: loss %.4f lr %.3g  %.1f audio-s/s", self.epoch + 1, self.step,
-                             avg, lr, window_audio / max(elapsed, 1e-9))
+                    log.info("epoch %d step %d: loss %.4f lr %.3g  %.1f %s/s", self.epoch + 1, self.step,
+                             avg, lr, window_work / max(elapsed, 1e-9), self.task.throughput_unit)
                     progress.set_postfix(loss=f"{avg:.3f}", lr=f"{lr:.2e}")
                     if writer:
                         writer.add_scalar("train/loss", avg, self.step)
                         writer.add_scalar("train/lr", lr, self.step)
                         writer.add_scalar("train/skipped_steps", self.skipped_steps, self.step)
-                    window_loss, window_n, window_audio, t_window = 0.0, 0.0, 0.0, time.time()
+                    window_loss, window_n, window_work, t_window = 0.0, 0.0, 0.0, time.time()
                 if conf["ckpt_every_steps"] and self.step % conf["ckpt_every_steps"] == 0:
                     self.save(f"step{self.step}")
                 if max_steps and self.step >= max_steps:
@@ -281,7 +279,7 @@ class Trainer:
         dump = os.environ.get("S2S_DUMP_FINAL_STATE")
         if dump:
             # Every rank's final parameters, for checking that data-parallel ranks agree.
-            ckpt_lib.save_checkpoint(Path(dump) / f"rank{self.dist.rank}.pt", self.model.state_dict(),
+            save_checkpoint(Path(dump) / f"rank{self.dist.rank}.pt", self.model.state_dict(),
                                      {"rank": self.dist.rank, "step": self.step})
         if self.dist.is_main:
             log.info("training done: %d steps, %d skipped for non-finite gradients, %.1f s",
@@ -353,11 +351,6 @@ def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
 def _total_norm(model) -> torch.Tensor:
     norms = [p.grad.detach().float().norm() for p in model.parameters() if p.grad is not None]
     return torch.stack(norms).norm() if norms else torch.tensor(0.0)
-
-
-def _frame_shift(task) -> float:
-    conf = getattr(task, "frontend_conf", None) or {}
-    return float(conf.get("frame_shift_ms", conf.get("frame_shift", 10.0))) / 1000.0 if conf else 0.01
 
 
 class _NoProgress:

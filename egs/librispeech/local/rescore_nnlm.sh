@@ -14,11 +14,9 @@ lm=exp/nnlm/model.pt
 dev_sets=
 
 . utils/parse_options.sh
-[ $# -ge 1 ] && [ -n "$exp" ] && [ -n "$dev_sets" ] || {
-  echo "Usage: $0 [--weights GRID] --exp EXP --lm LM --dev-sets SETS SET..." >&2; exit 1; }
-python -c "import s2s.bin.rescore" 2>/dev/null || {
-  echo "$0: python -m s2s.bin.rescore (neural LM rescoring) is missing in this checkout; run.sh --use-nnlm false skips stage 8" >&2
-  exit 1; }
+if [ $# -lt 1 ] || [ -z "$exp" ] || [ -z "$dev_sets" ]; then
+  echo "Usage: $0 [--weights GRID] --exp EXP --lm LM --dev-sets SETS SET..." >&2; exit 1
+fi
 [ -f "$lm" ] || { echo "$0: $lm not found; train the neural LM (run.sh stage 5 with --use-nnlm true)" >&2; exit 1; }
 for s in $dev_sets "$@"; do
   [ -f "$exp/decode_$s/beam/nbest.jsonl" ] || {

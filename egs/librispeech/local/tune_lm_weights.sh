@@ -20,8 +20,9 @@ tokens=data/lang/tokens.txt
 exp=
 
 . utils/parse_options.sh
-[ $# -ge 1 ] && [ -n "$lm" ] && [ -n "$exp" ] || {
-  echo "Usage: $0 [options] --lm LM --tokens TOKENS --exp EXP DEV-SET..." >&2; exit 1; }
+if [ $# -lt 1 ] || [ -z "$lm" ] || [ -z "$exp" ]; then
+  echo "Usage: $0 [options] --lm LM --tokens TOKENS --exp EXP DEV-SET..." >&2; exit 1
+fi
 dir=$exp/decode_tune
 mkdir -p "$dir"
 rm -f "$dir/best" "$dir/grid.txt.tmp"

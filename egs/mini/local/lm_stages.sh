@@ -34,7 +34,9 @@ lm_weights=0:1.5:0.1  # lambda grid for rescoring
 length_bonuses=-1:2:0.5  # extra per-word bonus grid tuned with lambda
 force=false           # re-run selected stages even when up to date
 
+# shellcheck source=../cmd.sh
 . ./cmd.sh
+# shellcheck source=../path.sh
 . ./path.sh
 . utils/parse_options.sh
 . utils/stage.sh

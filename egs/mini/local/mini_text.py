@@ -117,7 +117,7 @@ def _music(rng):
         f"{_pick(rng, ['skip this song', 'play the next song'])}",
         f"turn the volume {_pick(rng, ['up', 'down'])}",
         f"set the volume to {_number(rng, 1, 10)}",
-        f"what song is this",
+        "what song is this",
     ])
 
 

@@ -28,7 +28,9 @@ feats_config=conf/fbank.yaml
 train_config=conf/syn_train.yaml
 seed=1
 
+# shellcheck source=../cmd.sh
 . ./cmd.sh
+# shellcheck source=../path.sh
 . ./path.sh
 . utils/parse_options.sh
 

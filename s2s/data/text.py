@@ -1,9 +1,12 @@
-"""Text normalisation for synthesizers: what the engine is asked to say is what the transcript says.
+"""Text normalisation for speech synthesis: what an engine or Tacotron 2 is asked to say is what the
+transcript says.
 
 Engines expand numbers and symbols on their own, each differently, so a transcript
 with "7:30" would not match the audio. ``normalize_text`` turns any string into
 lower-case ASCII words (letters and word-internal apostrophes), spelling out numbers,
 and counts every kind of change so a job can report what it did. It never raises.
+``tts_vocabulary`` is the vocabulary Tacotron 2 reads: exactly the characters
+``normalize_text`` leaves.
 """
 
 from __future__ import annotations
@@ -191,3 +194,22 @@ def normalize_text(text: str) -> NormalizedText:
         if core:
             words.append(core)
     return NormalizedText(" ".join(words), changes)
+
+
+SPEAKABLE = "'" + "abcdefghijklmnopqrstuvwxyz"  # what normalize_text leaves besides spaces
+
+
+def tts_vocabulary():
+    """The char vocabulary of Tacotron 2: the specials, the word boundary and ``SPEAKABLE``."""
+    from s2s.data.tokens import character_vocabulary
+
+    return character_vocabulary(SPEAKABLE)
+
+
+def text_to_ids(text: str, vocab) -> list[int]:
+    """Normalise ``text`` and map it to ``vocab`` ids ending with ``</s>``; never raises.
+
+    Characters outside the vocabulary are spelled out (numbers) or dropped by the
+    normaliser; see ``normalize_text`` for what it reports.
+    """
+    return [i for i in vocab.encode(normalize_text(text).text) if i != vocab.unk_id] + [vocab.eos_id]

@@ -1,0 +1,130 @@
+"""The inference core for CTC models: load a checkpoint, batch inputs by length, log-probabilities.
+
+``Recognizer.load(path)`` gives the model (front end inside), its vocabulary and
+its metadata. ``recognizer.logprobs(inputs)`` runs the network over a list of
+inputs, each a waveform (1-D, at the model's sample rate) or a dumped feature
+matrix (T, D), in batches of about ``batch_seconds`` of padded audio, and returns
+one ``(T', V)`` float32 array of CTC log-probabilities per input, in input order.
+The models are padding-invariant, so batching does not change any result.
+``data_dir_inputs`` reads a Kaldi data dir the way the model expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from s2s.data.tokens import Vocabulary
+from s2s.errors import S2SError
+
+FEATURE_SHIFT_FALLBACK = 0.01  # seconds per feature frame of a model without a front end
+
+
+@dataclass
+class Recognizer:
+    """A trained CTC model ready for inference."""
+
+    model: torch.nn.Module
+    vocab: Vocabulary
+    meta: dict
+    device: torch.device
+
+    @classmethod
+    def load(cls, path, device: str = "cpu") -> "Recognizer":
+        from s2s.models.checkpoint import load_model
+
+        model, meta = load_model(path, device, task="asr")
+        vocab = Vocabulary.from_dict(meta["vocab"], source=f"{path} (vocabulary)")
+        return cls(model, vocab, meta, torch.device(device))
+
+    @property
+    def sample_rate(self) -> int | None:
+        return self.model.sample_rate
+
+    @property
+    def frame_shift(self) -> float:
+        """Seconds per output frame of the network."""
+        shift = self.model.frame_shift
+        return shift if shift is not None else FEATURE_SHIFT_FALLBACK * self.model.encoder.stride
+
+    def seconds(self, x) -> float:
+        """Duration of one input: samples over the rate, or frames times the feature shift."""
+        if x.ndim == 1:
+            return len(x) / float(self.sample_rate)
+        shift = self.model.frontend.frame_shift or FEATURE_SHIFT_FALLBACK
+        return x.shape[0] * shift
+
+    @torch.no_grad()
+    def logprobs(self, inputs: list, batch_seconds: float = 400.0) -> list[np.ndarray]:
+        """CTC log-probabilities ``(T', V)`` per input (waveforms and feature matrices may be mixed)."""
+        out: list = [None] * len(inputs)
+        for idx in self.batches(inputs, batch_seconds):
+            for k, lp in zip(idx, self.run_batch([inputs[k] for k in idx])):
+                out[k] = lp
+        return out
+
+    def batches(self, inputs: list, batch_seconds: float) -> list[list[int]]:
+        """Indices of ``inputs`` grouped by kind and sorted by length, each group's padded length at most
+        ``batch_seconds`` (a longer input goes alone)."""
+        groups: dict[int, list[int]] = {}
+        for i, x in enumerate(inputs):
+            groups.setdefault(np.ndim(x), []).append(i)
+        out = []
+        for idx in groups.values():
+            order = sorted(idx, key=lambda i: self.seconds(inputs[i]))
+            start = 0
+            while start < len(order):
+                end = start + 1
+                while end < len(order) and self.seconds(inputs[order[end]]) * (end - start + 1) <= batch_seconds:
+                    end += 1
+                out.append(order[start:end])
+                start = end
+        return out
+
+    def run_batch(self, items: list) -> list[np.ndarray]:
+        """Log-probabilities of inputs of one kind, run as one padded batch."""
+        tensors = [torch.as_tensor(np.asarray(x, dtype=np.float32)) for x in items]
+        lens = torch.tensor([t.shape[0] for t in tensors], dtype=torch.long, device=self.device)
+        x = torch.nn.utils.rnn.pad_sequence(tensors, batch_first=True).to(self.device)
+        logp, out_lens = self.model(x, lens)
+        logp = logp.cpu().numpy()
+        return [logp[b, : int(out_lens[b])] for b in range(len(items))]
+
+    def greedy_text(self, logp: np.ndarray) -> str:
+        from s2s.decode.ctc import greedy_search
+
+        return self.vocab.decode(greedy_search(logp, blank=self.vocab.blank_id)[0])
+
+
+def data_dir_inputs(data_dir, recognizer: Recognizer):
+    """``(keys, load)`` for a Kaldi data dir: its sorted utterance ids and a function giving each one's
+    features as the model's front end computes them: dumped (feats.scp, checked to come from the
+    model's front end) or computed from the audio (wav.scp, segments honoured, resampled when
+    needed) one utterance at a time, exactly as utils/make_feats.sh dumps them, so decoding a
+    dir with or without feats.scp gives the same result."""
+    from s2s.data.datadir import DataDir
+    from s2s.data.sources import FeatureSource
+
+    dd = DataDir(data_dir)
+    source = FeatureSource(recognizer.model.frontend.feature_extractor, resample=True)
+    src, _ = source.sources(dd)
+
+    def load(utt: str):
+        feats = source.load(src[utt])
+        if feats.shape[1] != recognizer.model.frontend.dim:
+            raise S2SError(f"{dd.file('feats.scp')}: {utt!r} has {feats.shape[1]}-dim features, the model "
+                           f"reads {recognizer.model.frontend.dim}; recompute them with the model's front end")
+        return feats.numpy()
+
+    return sorted(src), load
+
+
+def job_share(keys: list[str], nj: int, job: int) -> list[str]:
+    """Contiguous share ``job`` (1-based) of ``nj`` of the sorted keys."""
+    if not 1 <= job <= nj:
+        raise S2SError(f"--job {job} is outside 1..{nj}")
+    keys = sorted(keys)
+    n = len(keys)
+    return keys[(job - 1) * n // nj: job * n // nj]
