@@ -7,6 +7,7 @@ ENTRY_POINTS = {
     "s2s-decode": "s2s.bin.decode:main",
     "s2s-score": "s2s.bin.score:main",
     "s2s-transcribe": "s2s.bin.transcribe:main",
+    "s2s-export": "s2s.bin.export:main",
     "s2s-compute-feats": "s2s.bin.compute_feats:main",
     "s2s-compute-cmvn": "s2s.bin.compute_cmvn:main",
     "s2s-prepare-tokens": "s2s.bin.prepare_tokens:main",

@@ -3,7 +3,7 @@
 The data are egs/mini's own (run.sh stages 0-3 on a small synthesized corpus: real espeak-ng
 and flite speech, fbank features, global CMVN, characters). Each family (DeepSpeech2,
 Wav2Letter+, Jasper DR, QuartzNet), at a size that trains in well under a minute on one core,
-runs 400 optimizer steps of `python -m s2s.bin.train` (Wav2Letter+ 600). The loss must fall well below where it
+runs 400 optimizer steps of `python -m s2s.bin.train` (Wav2Letter+ 900). The loss must fall well below where it
 stands once the output has collapsed to blanks (the CTC plateau), and greedy decoding of the
 training speech must get most characters right (CER < 50 %), so a model stuck on the plateau
 fails. Measured on the development machine: training CER 9 % (DS2), 25 % (Jasper DR),
@@ -22,10 +22,11 @@ import pytest
 import yaml
 from mini_workdir import mini_workdir
 
+ROOT = Path(__file__).resolve().parents[1]
 STEPS = 400
-# Wav2Letter+ has no residual connections and leaves the plateau later: at 400 steps its loss
-# was 0.44x the plateau value (seed 1), at 600 steps 0.24x.
-STEPS_OF = {"wav2letter": 600}
+# Wav2Letter+ has no residual connections and leaves the plateau later: on the corpus with
+# recorded-like silences, 600 steps left its loss at 0.55x the plateau value (seed 1), 900 below 0.4x.
+STEPS_OF = {"wav2letter": 900}
 
 COMMON = {
     "task": "asr", "cmvn": "global", "optim": "adam", "optim_conf": {"lr": 0.003},
@@ -91,20 +92,32 @@ def read_text(path: Path) -> dict[str, str]:
     return rows
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize("family", sorted(MODELS))
-def test_each_model_family_learns_mini_speech(mini, family):
-    work, env = mini
+_TRAINED: dict = {}
+
+
+def train(work: Path, env: dict, family: str):
+    """Train ``family`` once per test session: ``(exp dir, logged losses, steps)``."""
+    if family in _TRAINED:
+        return _TRAINED[family]
     conf = work / "conf" / f"{family}.yaml"
     steps = STEPS_OF.get(family, STEPS)
     conf.write_text(yaml.safe_dump({**COMMON, **MODELS[family], "max_steps": steps}))
-
     exp = work / "exp" / family
     proc = subprocess.run([sys.executable, "-m", "s2s.bin.train", "--config", str(conf), "--exp-dir", str(exp),
                            "--train_data", "data/train", "--valid_data", "data/dev", "--token_list", "data/lang"],
                           cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    losses = logged_losses((exp / "train.log").read_text())
+    subprocess.run([sys.executable, "-m", "s2s.bin.average_checkpoints", "--exp-dir", str(exp), "--num", "1",
+                    "--out", str(exp / "model.pt")], cwd=work, env=env, check=True, capture_output=True)
+    _TRAINED[family] = exp, logged_losses((exp / "train.log").read_text()), steps
+    return _TRAINED[family]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("family", sorted(MODELS))
+def test_each_model_family_learns_mini_speech(mini, family):
+    work, env = mini
+    exp, losses, steps = train(work, env, family)
     assert losses[-1][0] == steps, losses
     # By step 40 the output has collapsed to (mostly) blanks: the plateau a stuck model stays on.
     plateau = dict(losses)[40]
@@ -112,11 +125,33 @@ def test_each_model_family_learns_mini_speech(mini, family):
     assert final < 0.4 * plateau, (family, losses)
 
     # Greedy decoding of the training speech gets most characters right.
-    subprocess.run([sys.executable, "-m", "s2s.bin.average_checkpoints", "--exp-dir", str(exp), "--num", "1",
-                    "--out", str(exp / "model.pt")], cwd=work, env=env, check=True, capture_output=True)
     proc = subprocess.run([sys.executable, "-m", "s2s.bin.decode", "--model", str(exp / "model.pt"),
                            "--data", "data/train", "--out", str(exp / "decode_train")],
                           cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     cer = char_error_rate(read_text(work / "data/train/text"), read_text(exp / "decode_train/text"))
     assert cer < 0.5, (family, cer, losses)
+
+
+@pytest.mark.e2e
+def test_a_long_recording_transcribes_like_its_utterances_and_times_them(mini, tmp_path):
+    """Utterances stitched into one recording with pauses (egs/mini/local/long_audio.py): cut so that
+    every utterance lies whole in one segment, each found where it was put (its first and last
+    words, where recognised, start and end within 0.1 s of its speech), and about the words of
+    transcribing them one by one. The 400-step test model knows only the training voices (these
+    are training utterances) and is sensitive to the silence around an utterance, so its long-file
+    WER may be some points worse; RESULTS.md has the run on the test set with the recipe's model,
+    where the issue's 1-point bound is checked."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("long_audio", ROOT / "egs/mini/local/long_audio.py")
+    long_audio = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(long_audio)
+    work, env = mini
+    exp, _, _ = train(work, env, "ds2")
+    r = long_audio.evaluate(exp / "model.pt", work / "data/train", tmp_path, max_utts=60, env=env)
+    assert r["seconds"] > 120 and r["segments"] >= 50, r  # minutes of audio, cut at its pauses
+    assert r["utterances_split"] == 0 and not r["missing"], r
+    assert r["wer_one_by_one"] < 30 and r["wer_long"] < r["wer_one_by_one"] + 20, r
+    assert r["starts_judged"] >= 30 and r["ends_judged"] >= 30, r
+    assert r["max_abs_start_error"] <= 0.1 and r["max_abs_end_error"] <= 0.1, r

@@ -34,6 +34,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--nj", type=int, default=2, help="decoding processes")
     p.add_argument("--grid-out", help="also write 'alpha beta WER' per point here")
     p.add_argument("--out", required=True, help="best values (YAML)")
+    p.add_argument("--decoding-for", metavar="MODEL",
+                   help="also write decode.yaml beside MODEL (the LM, lexicon, best alpha/beta, pruning), "
+                        "so s2s-transcribe MODEL decodes with them by default")
     add_beam_args(p, weights=False)
     return p
 

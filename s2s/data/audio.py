@@ -204,3 +204,114 @@ def read_any_audio(path, sample_rate: int) -> np.ndarray:
     cmd = f"sox {shlex.quote(str(p))} -t wav -b 16 -c 1 -r {sample_rate} - |"
     wav, _ = load_audio(cmd, target_sr=sample_rate, resample=True, context=str(p))
     return wav
+
+
+class AudioStream:
+    """One audio input read block by block as mono float32 at ``sample_rate``, in bounded memory.
+
+    ``spec`` is a file (anything libsndfile reads, else converted by sox on the fly), a
+    wav.scp ``cmd |`` pipe, or either with a ``segment`` (start, end seconds; end -1 for the
+    end). Files are streamed: memory does not grow with their length. Another sample rate
+    is resampled (soxr, streaming); several channels are averaged. ``notes`` says what was
+    done; ``duration`` is the length in seconds when the header tells it (else None).
+    """
+
+    def __init__(self, spec: str, sample_rate: int, segment: tuple[float, float] | None = None,
+                 block_seconds: float = 10.0, name: str | None = None):
+        self.spec = spec.strip()
+        self.name = name or self.spec
+        self.sample_rate = int(sample_rate)
+        self.segment = segment
+        self.block = max(1, int(block_seconds * self.sample_rate))
+        self.notes: list[str] = []
+        self.duration: float | None = None
+        self._file = None
+        if self.spec.endswith("|") or segment is not None:
+            return
+        path = Path(self.spec)
+        if path.is_dir():
+            raise S2SError(f"{self.name}: a directory, not an audio file")
+        if not path.is_file():
+            raise S2SError(f"{self.name}: no such file")
+        if path.stat().st_size == 0:
+            raise S2SError(f"{self.name}: empty file (0 bytes)")
+        try:
+            self._file = sf.SoundFile(str(path))
+        except (sf.LibsndfileError, RuntimeError, TypeError):
+            self._file = None  # not for libsndfile: sox converts it while reading
+        if self._file is not None:
+            info = self._file
+            self.duration = info.frames / info.samplerate if info.frames > 0 else None
+            if info.channels > 1:
+                self.notes.append(f"{info.channels} channels averaged to mono")
+            if info.samplerate != self.sample_rate:
+                self.notes.append(f"resampled from {info.samplerate} Hz to {self.sample_rate} Hz")
+
+    def blocks(self):
+        """Yield the audio as 1-D float32 arrays of about ``block_seconds`` each."""
+        if self.spec.endswith("|") or self.segment is not None:
+            yield from self._whole()
+        elif self._file is not None:
+            yield from self._soundfile()
+        else:
+            yield from self._sox()
+
+    def _whole(self):
+        wav, _ = load_audio(self.spec, target_sr=self.sample_rate, resample=True, context=self.name)
+        if self.segment is not None:
+            start, end = self.segment
+            wav = wav[int(start * self.sample_rate): (int(end * self.sample_rate) if end > 0 else None)]
+        for i in range(0, len(wav), self.block):
+            yield wav[i: i + self.block]
+
+    def _soundfile(self):
+        f = self._file
+        resampler = None
+        if f.samplerate != self.sample_rate:
+            import soxr
+
+            resampler = soxr.ResampleStream(f.samplerate, self.sample_rate, 1, dtype="float32", quality="HQ")
+        step = max(1, int(self.block * f.samplerate / self.sample_rate))
+        try:
+            with f:
+                while True:
+                    x = f.read(step, dtype="float32", always_2d=True)
+                    last = len(x) < step
+                    x = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
+                    if resampler is not None:
+                        x = resampler.resample_chunk(np.ascontiguousarray(x), last=last)
+                    if len(x):
+                        yield np.ascontiguousarray(x, dtype=np.float32)
+                    if last:
+                        return
+        except (sf.LibsndfileError, RuntimeError) as e:
+            raise S2SError(f"{self.name}: cannot decode ({e}); the file is corrupt") from None
+
+    def _sox(self):
+        import shutil
+
+        sox = shutil.which("sox")
+        if sox is None:
+            raise S2SError(f"{self.name}: not a format libsndfile reads, and sox is not installed to convert it "
+                           f"(apt-get install sox libsox-fmt-all)")
+        cmd = [sox, "-V1", self.spec, "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1",
+               "-r", str(self.sample_rate), "-"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        got = 0
+        try:
+            while True:
+                data = proc.stdout.read(4 * self.block)
+                if not data:
+                    break
+                x = np.frombuffer(data[: len(data) // 4 * 4], dtype=np.float32)
+                got += len(x)
+                yield x.copy()
+        finally:
+            proc.stdout.close()
+            err = proc.stderr.read().decode("utf-8", "replace").strip()
+            proc.stderr.close()
+            code = proc.wait()
+        if code != 0 or got == 0:
+            reason = err.splitlines()[-1] if err else f"sox exit code {code}"
+            raise S2SError(f"{self.name}: not readable audio ({reason})")
+        self.notes.append("converted by sox")

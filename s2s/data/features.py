@@ -23,8 +23,9 @@ Conventions
   Dither is applied by ``extract`` (seeded per utterance when dumping) and by
   ``forward`` in training mode; a model in eval mode never dithers, so inference
   and exported models are deterministic.
-- All frames are computed at once: framing is a strided view, the FFT is one
-  batched ``torch.fft.rfft`` and the mel filterbank one matmul.
+- All frames are computed at once: framing is a convolution with an identity kernel,
+  the DFT one matmul (window folded in) and the mel filterbank another, so the module
+  traces and exports (TorchScript, ONNX) with dynamic batch and time axes.
 """
 
 from __future__ import annotations
@@ -90,11 +91,14 @@ class Frontend(nn.Module):
         raise NotImplementedError
 
     def forward(self, wav: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """Features ``(B, T, dim)`` float32 and frames per utterance for waveforms ``(B, N)``."""
-        x = wav.to(torch.float32)
-        frame_lengths = self.frame_lengths(lengths)
-        feats = self.compute(x, lengths, None, self.training and self._dither > 0)
-        return feats[:, : int(frame_lengths.max()) if frame_lengths.numel() else 0], frame_lengths
+        """Features ``(B, T, dim)`` float32 and frames per utterance for waveforms ``(B, N)``.
+
+        T is the frame count of the padded width N, so the code has no data-dependent
+        sizes and traces/exports with dynamic batch and time axes. N must give at least
+        one frame (``num_frames(N) >= 1``); shorter inputs are the caller's to refuse.
+        """
+        return self.compute(wav.to(torch.float32), lengths, None, self.training and self._dither > 0), \
+            self.frame_lengths(lengths)
 
     def extract(self, wav, sr: int, generator: torch.Generator | None = None) -> Tensor:
         """Features ``(T, dim)`` of one 1-D waveform; T = ``num_frames(len(wav))``."""
@@ -107,14 +111,16 @@ class Frontend(nn.Module):
         if x.dim() != 1:
             raise S2SError(f"{self.type} frontend expects a 1-D mono waveform, got shape {tuple(x.shape)}")
         x = x.to(torch.float32)[None]
+        if self.num_frames(x.shape[1]) == 0:  # too short for one frame
+            return x.new_zeros((0, self.dim))
         n = torch.tensor([x.shape[1]], device=x.device)
         gen = generator if generator is not None else self._generator
         with torch.no_grad():
-            feats = self.compute(x, n, gen, self._dither > 0)
-        return feats[0, : int(self.frame_lengths(n)[0])]
+            return self.compute(x, n, gen, self._dither > 0)[0]
 
     def compute(self, x: Tensor, lengths: Tensor, generator: torch.Generator | None, dither: bool) -> Tensor:
-        """``(B, T, dim)`` features of padded waveforms; frames past an utterance's end are undefined."""
+        """``(B, num_frames(N), dim)`` features of padded waveforms ``(B, N)``; frames past an utterance's
+        end are undefined."""
         raise NotImplementedError
 
     def _noise(self, shape, like: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -150,6 +156,41 @@ def _reflect_index(pos: Tensor, lengths: Tensor, include_edge: bool) -> Tensor:
     period = (2 * n - 2).clamp_min(1)
     m = torch.remainder(p, period)
     return torch.where(m >= n, period - m, m)
+
+
+def framing_kernel(win: int) -> Tensor:
+    """``(win, 1, win)`` identity kernel: ``conv1d`` with it and stride ``hop`` cuts a signal into frames.
+
+    A convolution (unlike ``unfold``) keeps batch and time dynamic when the model is traced
+    for TorchScript or ONNX, and each output is one sample times 1: the frames are exact.
+    """
+    return torch.eye(win, dtype=torch.float32)[:, None, :]
+
+
+def frames_of(x: Tensor, kernel: Tensor, hop: int) -> Tensor:
+    """``(B, T, win)`` frames of ``x`` (B, N) every ``hop`` samples, ``T = 1 + (N - win) // hop``."""
+    return torch.nn.functional.conv1d(x[:, None, :], kernel, stride=hop).transpose(1, 2)
+
+
+def dft_matrix(win: int, n_fft: int, window: Tensor | None = None) -> Tensor:
+    """``(win, 2 * (n_fft // 2 + 1))`` real DFT of a ``win``-sample frame zero-padded to ``n_fft``
+    (cosines, then minus sines), with ``window`` folded in: ``frames @ M`` is the windowed
+    spectrum's real and imaginary parts. A matmul instead of ``torch.fft.rfft`` exports to
+    ONNX; at about 0.5 ms per second of audio it costs little next to any encoder."""
+    n = torch.arange(win, dtype=torch.float64)[:, None]
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[None, :]
+    angle = 2 * math.pi * n * k / n_fft
+    m = torch.cat([torch.cos(angle), -torch.sin(angle)], dim=1)
+    if window is not None:
+        m = m * window.double()[:, None]
+    return m.float()
+
+
+def power_spectrum(frames: Tensor, dft: Tensor) -> Tensor:
+    """``|DFT|^2`` (B, T, n_fft/2 + 1) of windowed frames through ``dft_matrix``."""
+    spec = frames @ dft
+    half = dft.shape[1] // 2
+    return spec[..., :half].square() + spec[..., half:].square()
 
 
 # --------------------------------------------------------------------------- Kaldi
@@ -225,6 +266,8 @@ class _KaldiBase(Frontend):
         self.frame_shift = self.shift / sr
         self.register_buffer("window", kaldi_window(o["window_type"], self.win, o["blackman_coeff"]),
                              persistent=False)
+        self.register_buffer("framing", framing_kernel(self.win), persistent=False)
+        self.register_buffer("dft", dft_matrix(self.win, self.padded, self.window), persistent=False)
         nyquist = 0.5 * sr
         low = o["low_freq"]
         high = o["high_freq"] if o["high_freq"] > 0 else nyquist + o["high_freq"]
@@ -245,17 +288,15 @@ class _KaldiBase(Frontend):
 
     def _frames(self, x: Tensor, lengths: Tensor) -> Tensor:
         """``(B, T, win)`` frames at Kaldi's ExtractWindow positions, with its edge reflection."""
-        t = int(self.frame_lengths(lengths).max()) if lengths.numel() else 0
-        if t == 0:
-            return x.new_zeros((x.shape[0], 0, self.win))
         if self._options["snip_edges"]:
-            return x.unfold(1, self.win, self.shift)[:, :t]
+            return frames_of(x, self.framing, self.shift)
         # Frame i is centred on i*shift + shift/2; samples outside [0, n) are mirrored
         # including the edge sample (Kaldi's rule), for any overshoot, per utterance.
+        t = (x.shape[1] + self.shift // 2) // self.shift
         first = self.shift // 2 - self.win // 2
         pos = torch.arange(first, (t - 1) * self.shift + first + self.win, device=x.device)
         idx = _reflect_index(pos, lengths, include_edge=True)
-        return torch.gather(x, 1, idx).unfold(1, self.win, self.shift)
+        return frames_of(torch.gather(x, 1, idx), self.framing, self.shift)
 
     def _power_spectrum(self, x: Tensor, lengths: Tensor, generator, dither: bool):
         """Returns ``(power or magnitude spectrum (B, T, padded/2+1), raw log energy (B, T) or None)``."""
@@ -272,14 +313,9 @@ class _KaldiBase(Frontend):
         if p != 0:
             # x[i] -= p * x[i-1], and x[0] -= p * x[0] (Kaldi's edge rule).
             frames = torch.cat([frames[..., :1] * (1 - p), frames[..., 1:] - p * frames[..., :-1]], dim=2)
-        frames = frames * self.window
         if o["use_energy"] and not o["raw_energy"]:
-            log_energy = frames.pow(2).sum(2).clamp_min(FLT_EPSILON).log()
-        if frames.shape[1] == 0:  # too short for one frame (MKL's FFT rejects empty batches)
-            power = frames.new_zeros((frames.shape[0], 0, self.padded // 2 + 1))
-        else:
-            spec = torch.fft.rfft(frames, n=self.padded)
-            power = spec.real.square() + spec.imag.square()
+            log_energy = (frames * self.window).pow(2).sum(2).clamp_min(FLT_EPSILON).log()
+        power = power_spectrum(frames, self.dft)  # the window is in the DFT matrix
         if not o.get("use_power", True):
             power = power.sqrt()
         if log_energy is not None and o["energy_floor"] > 0:
@@ -430,6 +466,8 @@ class LogMel(Frontend):
         else:
             w = torch.ones(win, dtype=torch.float64)
         self.register_buffer("window", w.float(), persistent=False)
+        self.register_buffer("framing", framing_kernel(win), persistent=False)
+        self.register_buffer("dft", dft_matrix(win, n_fft, w.float()), persistent=False)
         self.register_buffer("mel", slaney_mel_filters(sample_rate, n_fft, num_mel_bins, low_freq, high),
                              persistent=False)
 
@@ -441,9 +479,8 @@ class LogMel(Frontend):
 
     def compute(self, x, lengths, generator, dither):
         o = self._options
-        t = int(self.frame_lengths(lengths).max()) if lengths.numel() else 0
-        if t == 0:
-            return x.new_zeros((x.shape[0], 0, self.dim))
+        pad = self.n_fft // 2
+        t = 1 + (x.shape[1] + 2 * pad - self.n_fft) // self.hop
         if dither:
             x = x + o["dither"] * self._noise(x.shape, x, generator)
         p = o["preemphasis"]
@@ -451,7 +488,6 @@ class LogMel(Frontend):
             x = torch.cat([x[:, :1], x[:, 1:] - p * x[:, :-1]], dim=1)
         # Each utterance ends at its own length: what follows is the STFT's zero padding.
         x = _mask_samples(x, lengths)
-        pad = self.n_fft // 2
         if o["pad_mode"] == "reflect":
             # Reflection needs more samples than the padding; shorter utterances get zeros (as alone).
             pos = torch.arange(-pad, x.shape[1] + pad, device=x.device)
@@ -466,9 +502,7 @@ class LogMel(Frontend):
         # kept, framing just the window's span and zero-padding the FFT at the end gives
         # the same spectrum with less work.
         offset = (self.n_fft - self.win) // 2
-        frames = x[:, offset:].unfold(1, self.win, self.hop)[:, :t] * self.window
-        spec = torch.fft.rfft(frames, n=self.n_fft)
-        power = spec.real.square() + spec.imag.square()
+        power = power_spectrum(frames_of(x[:, offset:], self.framing, self.hop)[:, :t], self.dft)
         if o["mag_power"] != 2.0:
             power = power.pow(o["mag_power"] / 2)
         return (power @ self.mel + o["log_guard"]).log()

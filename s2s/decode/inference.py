@@ -6,12 +6,18 @@ inputs, each a waveform (1-D, at the model's sample rate) or a dumped feature
 matrix (T, D), in batches of about ``batch_seconds`` of padded audio, and returns
 one ``(T', V)`` float32 array of CTC log-probabilities per input, in input order.
 The models are padding-invariant, so batching does not change any result.
-``data_dir_inputs`` reads a Kaldi data dir the way the model expects.
+``data_dir_inputs`` reads a Kaldi data dir the way the model expects. An input too
+short to give one output frame (``min_samples``) gets an empty ``(0, V)`` array.
+
+``s2s.decode.runtime.OnnxRecognizer`` offers the same interface for an exported model
+without PyTorch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,14 +36,41 @@ class Recognizer:
     vocab: Vocabulary
     meta: dict
     device: torch.device
+    decoding: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, path, device: str = "cpu") -> "Recognizer":
+        from s2s.decode.settings import read_decoding
         from s2s.models.checkpoint import load_model
 
         model, meta = load_model(path, device, task="asr")
         vocab = Vocabulary.from_dict(meta["vocab"], source=f"{path} (vocabulary)")
-        return cls(model, vocab, meta, torch.device(device))
+        return cls(model, vocab, meta, torch.device(device), read_decoding(Path(path)))
+
+    @functools.cached_property
+    def min_samples(self) -> int:
+        """The shortest waveform (in samples) that gives at least one output frame."""
+        fe = self.model.frontend.feature_extractor
+        if fe is None:
+            return 0
+        n = 1
+        while fe.num_frames(n) < 1 or self._out_frames(n) < 1:
+            n = n * 2 if fe.num_frames(n) < 1 else n + max(1, n // 8)
+            if n > 60 * fe.sample_rate:
+                raise S2SError("the model gives no output frames for a minute of audio; it is broken")
+        lo = n // 2
+        while lo + 1 < n:  # the smallest length that still gives a frame
+            mid = (lo + n) // 2
+            if fe.num_frames(mid) >= 1 and self._out_frames(mid) >= 1:
+                n = mid
+            else:
+                lo = mid
+        return n
+
+    @torch.no_grad()
+    def _out_frames(self, n: int) -> int:
+        x = torch.zeros(1, n, device=self.device)
+        return int(self.model(x, torch.tensor([n], device=self.device))[1][0])
 
     @property
     def sample_rate(self) -> int | None:
@@ -56,31 +89,30 @@ class Recognizer:
         shift = self.model.frontend.frame_shift or FEATURE_SHIFT_FALLBACK
         return x.shape[0] * shift
 
+    def too_short(self, x) -> bool:
+        return (len(x) < self.min_samples) if np.ndim(x) == 1 else len(x) == 0
+
     @torch.no_grad()
     def logprobs(self, inputs: list, batch_seconds: float = 400.0) -> list[np.ndarray]:
-        """CTC log-probabilities ``(T', V)`` per input (waveforms and feature matrices may be mixed)."""
-        out: list = [None] * len(inputs)
-        for idx in self.batches(inputs, batch_seconds):
+        """CTC log-probabilities ``(T', V)`` per input (waveforms and feature matrices may be mixed);
+        ``(0, V)`` for an input too short to give an output frame."""
+        out: list = [np.zeros((0, len(self.vocab)), dtype=np.float32)] * len(inputs)
+        runnable = [i for i, x in enumerate(inputs) if not self.too_short(x)]
+        for group in self.batches([inputs[i] for i in runnable], batch_seconds):
+            idx = [runnable[i] for i in group]
             for k, lp in zip(idx, self.run_batch([inputs[k] for k in idx])):
                 out[k] = lp
         return out
 
     def batches(self, inputs: list, batch_seconds: float) -> list[list[int]]:
-        """Indices of ``inputs`` grouped by kind and sorted by length, each group's padded length at most
-        ``batch_seconds`` (a longer input goes alone)."""
-        groups: dict[int, list[int]] = {}
-        for i, x in enumerate(inputs):
-            groups.setdefault(np.ndim(x), []).append(i)
+        """Indices of ``inputs`` grouped by kind (waveform or features) into length-sorted batches of at
+        most ``batch_seconds`` padded seconds (a longer input goes alone)."""
+        from s2s.decode.settings import length_batches
+
         out = []
-        for idx in groups.values():
-            order = sorted(idx, key=lambda i: self.seconds(inputs[i]))
-            start = 0
-            while start < len(order):
-                end = start + 1
-                while end < len(order) and self.seconds(inputs[order[end]]) * (end - start + 1) <= batch_seconds:
-                    end += 1
-                out.append(order[start:end])
-                start = end
+        for kind in (1, 2):
+            idx = [i for i, x in enumerate(inputs) if np.ndim(x) == kind]
+            out += [[idx[j] for j in b] for b in length_batches([self.seconds(inputs[i]) for i in idx], batch_seconds)]
         return out
 
     def run_batch(self, items: list) -> list[np.ndarray]:
@@ -100,10 +132,9 @@ class Recognizer:
 
 def data_dir_inputs(data_dir, recognizer: Recognizer):
     """``(keys, load)`` for a Kaldi data dir: its sorted utterance ids and a function giving each one's
-    features as the model's front end computes them: dumped (feats.scp, checked to come from the
-    model's front end) or computed from the audio (wav.scp, segments honoured, resampled when
-    needed) one utterance at a time, exactly as utils/make_feats.sh dumps them, so decoding a
-    dir with or without feats.scp gives the same result."""
+    model input: dumped features (feats.scp, checked to come from the model's front end) or the
+    waveform at the model's rate (wav.scp, segments honoured, resampled when needed), which the
+    model's own front end turns into features."""
     from s2s.data.datadir import DataDir
     from s2s.data.sources import FeatureSource
 
@@ -112,6 +143,8 @@ def data_dir_inputs(data_dir, recognizer: Recognizer):
     src, _ = source.sources(dd)
 
     def load(utt: str):
+        if src[utt][0] == "wav":
+            return source.load_wave(src[utt])
         feats = source.load(src[utt])
         if feats.shape[1] != recognizer.model.frontend.dim:
             raise S2SError(f"{dd.file('feats.scp')}: {utt!r} has {feats.shape[1]}-dim features, the model "

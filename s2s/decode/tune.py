@@ -137,6 +137,13 @@ def tune(args) -> dict:
             "lm": str(args.lm), "lexicon": args.lexicon, "search": args.search,
             "points": len(tuner.wers), "utterances": len(logprobs)}
     _write_yaml(best, args.out, atomic_open)
+    if getattr(args, "decoding_for", None):
+        from s2s.decode.settings import write_decoding
+
+        path = write_decoding(args.decoding_for, {
+            "decoder": "beam", "lm": str(args.lm), "lexicon": args.lexicon, "lm_weight": alpha, "word_score": beta,
+            "beam": args.beam, "beam_threshold": args.beam_threshold, "token_beam": args.token_beam})
+        print(f"decoding settings for {args.decoding_for} -> {path}")
     print(f"best: alpha {alpha:g} beta {beta:g} WER {wer:.2f} ({len(tuner.wers)} points) -> {args.out}")
     return best
 

@@ -8,15 +8,18 @@ then fully connected layers. Defaults follow OpenSeq2Seq's ds2_large config: two
 (1, 2) in (time, frequency), five bidirectional 800-unit GRU layers, one 1600-unit
 fully connected layer.
 
-Recurrent layers run on packed sequences, so their states never see padding;
-convolutions see zeros at padded frames, exactly as a lone utterance would.
+Recurrent layers never let padding reach a valid frame: the forward direction runs
+over the padded batch (padding only follows the valid frames), the backward
+direction over each utterance reversed within its own length. Convolutions see zeros
+at padded frames, exactly as a lone utterance would. No packed sequences and no
+data-dependent sizes, so the encoder traces and exports with dynamic axes.
 """
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from s2s.errors import S2SError
 from s2s.models.layers import (
@@ -33,15 +36,25 @@ from s2s.models.registry import ENCODERS
 RNN_TYPES = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
 
 
+def reverse_within_lengths(x: Tensor, lengths: Tensor) -> Tensor:
+    """``x`` (B, T, H) with each sequence's first ``lengths[b]`` frames in reverse order (padding stays)."""
+    t = torch.arange(x.size(1), device=x.device)[None, :]
+    n = lengths.to(x.device)[:, None]
+    idx = torch.where(t < n, n - 1 - t, t)
+    return torch.gather(x, 1, idx[..., None].expand(-1, -1, x.size(2)))
+
+
 class RecurrentLayer(nn.Module):
-    """Optional sequence-wise batch norm of the input, then one recurrent layer on packed sequences."""
+    """Optional sequence-wise batch norm of the input, then one recurrent layer (both directions, or forward)."""
 
     def __init__(self, input_size: int, hidden: int, rnn_type: str, bidirectional: bool, merge: str,
                  batch_norm: bool):
         super().__init__()
         self.norm = MaskedBatchNorm(input_size) if batch_norm else None
         extra = {"nonlinearity": "relu"} if rnn_type == "rnn" else {}  # DS2's simple RNN uses ReLU
-        self.rnn = RNN_TYPES[rnn_type](input_size, hidden, batch_first=True, bidirectional=bidirectional, **extra)
+        self.rnn = RNN_TYPES[rnn_type](input_size, hidden, batch_first=True, **extra)
+        self.rnn_reverse = (RNN_TYPES[rnn_type](input_size, hidden, batch_first=True, **extra)
+                            if bidirectional else None)
         self.hidden = hidden
         self.sum_directions = bidirectional and merge == "sum"
         self.output_dim = hidden * (2 if bidirectional and merge == "concat" else 1)
@@ -49,12 +62,12 @@ class RecurrentLayer(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
         if self.norm is not None:
             x = self.norm(x.transpose(1, 2), mask).transpose(1, 2)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.rnn(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
-        if self.sum_directions:
-            out = out[..., : self.hidden] + out[..., self.hidden :]
-        return out
+        out, _ = self.rnn(x)
+        if self.rnn_reverse is None:
+            return out
+        back, _ = self.rnn_reverse(reverse_within_lengths(x, lengths))
+        back = reverse_within_lengths(back, lengths)
+        return out + back if self.sum_directions else torch.cat([out, back], dim=-1)
 
 
 class RowConv(nn.Module):

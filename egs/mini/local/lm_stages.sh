@@ -14,6 +14,7 @@
 # Needs (stages 1-5): data/{train,dev,test}/text, data/lang/tokens.txt, and
 #   exp/<tag>/decode_{dev,test}/logprobs.scp (written by stage 5's --dump-logprobs).
 # Writes: data/lm/{ngram.arpa,ngram.bin,lexicon.txt}; exp/<tag>/tune_lm/{grid.txt,best.yaml};
+#   exp/<tag>/decode.yaml (beam search with the n-gram and the tuned weights: s2s-transcribe's default);
 #   exp/<tag>/decode_{dev,test}_beam/{text,nbest.jsonl,scoring/}; exp/<lm name>/model.pt;
 #   exp/<tag>/decode_{dev,test}_rescore/{text,nbest.jsonl,scoring/} (+ tune.txt, best_weights for dev);
 #   RESULTS.md: WER rows "<tag> beam+4gram" and "<tag> rescored" per set, and a table of the tuned
@@ -77,7 +78,7 @@ ngram_beam() {
   utils/train_ngram.sh --order $ngram_order data/train/text data/lang data/lm || return 1
   python -m s2s.bin.tune_lm --logprobs $exp/decode_dev/logprobs.scp --tokens $lang --ref data/dev/text \
     --lm data/lm/ngram.bin --lexicon data/lm/lexicon.txt --beam $beam --alpha=$alphas --beta=$betas \
-    --nj $nj --grid-out $exp/tune_lm/grid.txt --out $exp/tune_lm/best.yaml || return 1
+    --nj $nj --grid-out $exp/tune_lm/grid.txt --out $exp/tune_lm/best.yaml --decoding-for $exp/model.pt || return 1
   local a b
   a=$(weight $exp/tune_lm/best.yaml lm_weight) && b=$(weight $exp/tune_lm/best.yaml word_score) || return 1
   echo "tuned on dev: alpha=$a beta=$b"

@@ -5,7 +5,9 @@ Half the utterances are connected digit strings (zero..nine and "oh", 1-7 words)
 half are commands from local/mini_text.py (about 200 words). A speaker is one voice
 setting of flite or espeak-ng (voice, pitch, rate; see s2s.synth). dev and test are
 spoken by espeak-ng voice variants and pitches never used in train, and no dev/test
-sentence occurs in train (checked). Everything follows from --seed.
+sentence occurs in train (checked). Every file then sounds recorded rather than synthesized:
+silence before and after the speech and a low noise floor (``as_recorded``). Everything
+follows from --seed.
 
 Outputs (data prep is part of --merge; there is no separate data_prep.sh):
   CORPUS/{train,dev,test}/<utt>.wav    16 kHz mono 16-bit
@@ -35,6 +37,7 @@ import math
 import random
 import sys
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,7 +177,7 @@ def _job_done(split: Path, utts: list[Utt]) -> bool:
     return text == {u.utt_id: u.text for u in utts} and read_table(split / "utt2dur").keys() == text.keys()
 
 
-def run_job(plan: dict[str, list[Utt]], corpus_dir: Path, nj: int, job: int) -> str:
+def run_job(plan: dict[str, list[Utt]], corpus_dir: Path, nj: int, job: int, seed: int = 1) -> str:
     """Synthesize job ``job``'s share into CORPUS/<subset>/ and CORPUS/splitNJ/JOB/<subset>/."""
     if not 1 <= job <= nj:
         raise S2SError(f"--job {job} is outside 1..{nj}")
@@ -186,10 +189,28 @@ def run_job(plan: dict[str, list[Utt]], corpus_dir: Path, nj: int, job: int) -> 
             continue
         tables = synthesize_to_files([(u.utt_id, u.speaker, u.text) for u in utts],
                                      corpus_dir / subset, SAMPLE_RATE)
+        for u in utts:
+            tables["utt2dur"][u.utt_id] = f"{as_recorded(tables['wav.scp'][u.utt_id], seed, u.utt_id):.4f}"
         for name in ("wav.scp", "text", "utt2spk", "utt2dur"):
             write_table(split / name, tables[name])
         done += len(utts)
     return f"job {job}/{nj}: synthesized {done} utterances, {skipped} already done, {time.time() - start:.1f} s"
+
+
+def as_recorded(path: str, seed: int, utt_id: str) -> float:
+    """Make a synthesized file sound recorded: 0.05-0.3 s of silence before the speech (engines start
+    at once, recordings do not), 0-0.2 s more after it, and a noise floor at -70 to -50 dBFS (no
+    digital silence). Rewrites the file in place (16-bit) and returns its duration in seconds."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng([seed, zlib.crc32(utt_id.encode("utf-8"))])
+    wav, sr = sf.read(path, dtype="float32")
+    lead, trail = (np.zeros(int(rng.uniform(a, b) * sr), np.float32) for a, b in ((0.05, 0.3), (0.0, 0.2)))
+    x = np.concatenate([lead, wav, trail])
+    x = x + (10 ** (rng.uniform(-70, -50) / 20) * rng.standard_normal(len(x))).astype(np.float32)
+    sf.write(path, np.clip(x, -1.0, 1.0), sr, subtype="PCM_16")
+    return len(x) / sr
 
 
 def merge(plan: dict[str, list[Utt]], corpus_dir: Path, data_dir: Path, nj: int) -> str:
@@ -245,11 +266,12 @@ def main(argv=None) -> int:
         corpus_dir = args.corpus_dir.resolve()
         start = time.time()
         if args.job is not None:
-            print(run_job(plan, corpus_dir, args.nj, args.job), file=sys.stderr)
+            print(run_job(plan, corpus_dir, args.nj, args.job, args.seed), file=sys.stderr)
             return 0
         if not args.merge:
             with ProcessPoolExecutor(args.nj) as pool:
-                futures = [pool.submit(run_job, plan, corpus_dir, args.nj, j) for j in range(1, args.nj + 1)]
+                futures = [pool.submit(run_job, plan, corpus_dir, args.nj, j, args.seed)
+                           for j in range(1, args.nj + 1)]
                 for f in futures:
                     print(f.result(), file=sys.stderr)
         print(merge(plan, corpus_dir, args.data_dir, args.nj), file=sys.stderr)
