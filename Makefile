@@ -11,4 +11,4 @@ demo: setup
 	cd egs/mini && ./run.sh
 
 test: setup
-	$(PY) -m pytest -n 2 -q tests
+	$(PY) -m pytest -n 2 --dist loadfile -q tests

@@ -42,10 +42,12 @@ setup(
         "tqdm",
         "tensorboard",
         "matplotlib",
+        "webrtcvad-wheels",   # voice activity detection for long recordings (s2s-transcribe)
     ],
     extras_require={
         "lm": ["kenlm", "flashlight-text", "pyctcdecode"],
-        "test": ["pytest", "pytest-xdist", "ruff", "import-linter"],
+        "export": ["onnx", "onnxruntime", "sherpa-onnx"],
+        "test": ["pytest", "pytest-xdist", "pytest-timeout", "ruff", "import-linter"],
     },
     entry_points={"console_scripts": [f"{k}={v}" for k, v in ENTRY_POINTS.items()]},
 )

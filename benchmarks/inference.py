@@ -11,7 +11,8 @@ encoder, plus its greedy search); QuartzNet/Jasper use a NeMo log-mel front end 
 sherpa cannot compute (README, "sherpa-onnx").
 
 Peak memory: ``s2s-transcribe`` (torch engine, mini model) on a 1-minute and a
-60-minute recording (speech and pauses) in fresh processes; maximum resident set size.
+60-minute recording (speech and pauses) in fresh processes; peak resident set size
+(VmHWM).
 
     python benchmarks/inference.py [--models mini,quartznet15x5,jasper10x5] [--seconds 20]
 
@@ -146,9 +147,11 @@ def peak_mib(model: Path, minutes: float, tmp: Path) -> tuple[float, float]:
         with sf.SoundFile(path, "w", 16000, 1, subtype="PCM_16") as f:
             for _ in range(int(round(minutes))):
                 f.write(base)
-    code = ("import resource, sys, time; from s2s.bin.transcribe import main; t = time.time(); "
-            "rc = main(sys.argv[1:]); print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
-            "time.time() - t, file=sys.stderr); sys.exit(rc)")
+    # VmHWM (the peak RSS of this process image) rather than ru_maxrss, which Linux carries over
+    # from the parent across fork+exec (and this parent holds the big models).
+    code = ("import re, sys, time; from s2s.bin.transcribe import main; t = time.time(); rc = main(sys.argv[1:]); "
+            "hwm = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)); "
+            "print('PEAK', hwm / 1024, time.time() - t, file=sys.stderr); sys.exit(rc)")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-c", code, str(model), str(path), "--threads", "1"], capture_output=True,
                           text=True, env=env, cwd=ROOT)

@@ -16,10 +16,6 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "e2e: end-to-end recipe tests (slower)")
-
-
 def free_port() -> int:
     """A TCP port nobody listens on right now (for rendezvous and servers started by tests)."""
     import socket

@@ -295,3 +295,12 @@ def test_queue_pl_rejects_multi_node(tmp_path, sched):
     env, _ = sched
     r = run_tool("queue.pl", ["--num-nodes", "2", "log/q.log", "true"], tmp_path, env)
     assert r.returncode == 1 and "--num-nodes 2" in r.stderr
+
+
+def test_parallel_local_jobs_get_one_thread_each_and_a_single_job_keeps_the_default(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    cmd = "echo threads=${OMP_NUM_THREADS:-unset}"
+    subprocess.run([str(UTILS / "run.pl"), "JOB=1:2", str(tmp_path / "par.JOB.log"), cmd], env=env, check=True)
+    subprocess.run([str(UTILS / "run.pl"), str(tmp_path / "one.log"), cmd], env=env, check=True)
+    assert "threads=1" in (tmp_path / "par.1.log").read_text() and "threads=1" in (tmp_path / "par.2.log").read_text()
+    assert "threads=unset" in (tmp_path / "one.log").read_text()

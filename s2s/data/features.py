@@ -23,9 +23,10 @@ Conventions
   Dither is applied by ``extract`` (seeded per utterance when dumping) and by
   ``forward`` in training mode; a model in eval mode never dithers, so inference
   and exported models are deterministic.
-- All frames are computed at once: framing is a convolution with an identity kernel,
-  the DFT one matmul (window folded in) and the mel filterbank another, so the module
-  traces and exports (TorchScript, ONNX) with dynamic batch and time axes.
+- All frames are computed at once: framing is a strided view (a convolution with an
+  identity kernel when traced, the same numbers), the DFT one matmul (window folded in)
+  and the mel filterbank another, so the module traces and exports (TorchScript, ONNX)
+  with dynamic batch and time axes.
 """
 
 from __future__ import annotations
@@ -168,8 +169,13 @@ def framing_kernel(win: int) -> Tensor:
 
 
 def frames_of(x: Tensor, kernel: Tensor, hop: int) -> Tensor:
-    """``(B, T, win)`` frames of ``x`` (B, N) every ``hop`` samples, ``T = 1 + (N - win) // hop``."""
-    return torch.nn.functional.conv1d(x[:, None, :], kernel, stride=hop).transpose(1, 2)
+    """``(B, T, win)`` frames of ``x`` (B, N) every ``hop`` samples, ``T = 1 + (N - win) // hop``.
+
+    Eagerly a strided view (no copy); traced for export, the identity convolution, which
+    gives the same numbers with dynamic shapes."""
+    if torch.jit.is_tracing():
+        return torch.nn.functional.conv1d(x[:, None, :], kernel, stride=hop).transpose(1, 2)
+    return x.unfold(1, kernel.shape[-1], hop)
 
 
 def dft_matrix(win: int, n_fft: int, window: Tensor | None = None) -> Tensor:

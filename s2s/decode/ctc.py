@@ -148,7 +148,7 @@ def refine_word_times(words: list[Word], audio: np.ndarray, sample_rate: int, of
 
     A CTC model marks a token with a spike somewhere inside it, so a word's first and last
     token frames can miss a quiet onset (a nasal) or a lasting end (a final "s"). In 10 ms
-    frames, "sound" is within ``floor_db`` of the loudest frame of ``audio`` and 10 dB above
+    frames, "sound" is within ``floor_db`` of the loudest frame of ``audio`` and 15 dB above
     its noise floor (its quietest tenth of frames); a word's end
     moves forward over sound (and quiet dips shorter than ``max_gap``) until the next word,
     or back to its last sound when it ends in quiet; its start likewise backward, not before
@@ -160,8 +160,8 @@ def refine_word_times(words: list[Word], audio: np.ndarray, sample_rate: int, of
     n = len(audio) // hop
     energy = np.square(audio[: n * hop].reshape(n, hop).astype(np.float64)).mean(1)
     level = 10 * np.log10(np.maximum(energy, 1e-12))
-    # Sound: within floor_db of the loudest frame, and 10 dB above the noise floor (the quietest tenth).
-    loud = level >= max(level.max() - floor_db, np.percentile(level, 10) + 10.0)
+    # Sound: within floor_db of the loudest frame, and 15 dB above the noise floor (the quietest tenth).
+    loud = level >= max(level.max() - floor_db, np.percentile(level, 10) + 15.0)
     gap = max(1, int(round(max_gap * 100)))
 
     def frame(t: float) -> int:

@@ -12,8 +12,11 @@ they are (so ``\\|`` becomes a pipe), others are quoted.
 Backends:
 
 - ``local`` (run.pl): the jobs run here, at most ``--max-jobs-run`` at a time
-  (default: the number of cores). Resource options are accepted and ignored
-  so that a recipe's ``$cmd`` can switch backends without edits.
+  (default: the number of cores). When several run at once each gets
+  ``--num-threads`` (default 1) OpenMP/MKL threads, unless OMP_NUM_THREADS is set,
+  so N parallel jobs do not each take every core; a single job keeps them all.
+  Other resource options are accepted and ignored so that a recipe's ``$cmd`` can
+  switch backends without edits.
 - ``sge`` (queue.pl, ``qsub``) and ``slurm`` (slurm.pl, ``sbatch``): each job
   is one submission of a bash job script written to ``<logdir>/q/``. Options
   are mapped to scheduler flags by ``--config FILE``, else ``conf/queue.conf``
@@ -309,10 +312,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_local_job(command: str, log: Path, threads: str = "1") -> int:
-    """Run one bash command with its output in ``log`` between a header and a footer."""
+def run_local_job(command: str, log: Path, threads: str = "1", limit_threads: bool = False) -> int:
+    """Run one bash command with its output in ``log`` between a header and a footer.
+
+    ``limit_threads``: give the job ``threads`` OpenMP/MKL threads (unless the environment sets
+    them), so parallel jobs do not each take every core."""
     log.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, NNODES="1", NODE_RANK="0", MASTER_ADDR="localhost", MASTER_PORT=str(_free_port()))
+    if limit_threads and "OMP_NUM_THREADS" not in os.environ:
+        env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     with open(log, "w", encoding="utf-8") as f:
         f.write(f"# {command}\n# Started at {_now()}\n#\n")
         f.flush()
@@ -332,9 +340,11 @@ def run_local(req: JobRequest) -> dict[int, int]:
     threads = req.options.get("num_threads", "1")
     codes: dict[int, int] = {}
 
+    parallel = len(req.job_ids()) > 1 and max_jobs > 1
+
     def one(job_id: int) -> None:
         log = Path(req.substitute(req.log_template, job_id))
-        codes[job_id] = run_local_job(req.substitute(req.command, job_id), log, threads)
+        codes[job_id] = run_local_job(req.substitute(req.command, job_id), log, threads, limit_threads=parallel)
 
     with ThreadPoolExecutor(max_workers=max_jobs) as pool:
         for fut in [pool.submit(one, j) for j in req.job_ids()]:

@@ -5,8 +5,8 @@
 
 The utterances' files are stitched into one recording with pauses of 0.6-1.6 s (seeded, a
 -60 dBFS noise floor);
-where each one's speech lies in it is known (its first and last sample above
-``SPEECH_FLOOR``). ``s2s-transcribe`` runs on the files one by one and on the recording
+where each one's speech lies in it is known (its first and last 10 ms louder than
+``SPEECH_FLOOR_DB``). ``s2s-transcribe`` runs on the files one by one and on the recording
 (cut at the pauses by its voice activity detector), with word timestamps. Printed and written to OUT/summary.json: the WER of
 both against the references, and the distance between where each utterance's words
 start/end in the recording and where it was stitched in (judged where the first/last
@@ -25,7 +25,16 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-SPEECH_FLOOR = 0.01  # samples above this (about -40 dBFS) count as speech when locating an utterance
+SPEECH_FLOOR_DB = -40.0  # 10 ms frames louder than this (RMS, dBFS) are speech; the corpus's noise is -70..-50
+
+
+def speech_span(wav: np.ndarray, sr: int = 16000) -> tuple[float, float]:
+    """(start, end) seconds of the speech in ``wav``: its first and last 10 ms frame above SPEECH_FLOOR_DB."""
+    hop = sr // 100
+    n = len(wav) // hop
+    rms = np.sqrt(np.square(wav[: n * hop].reshape(n, hop).astype(np.float64)).mean(1))
+    loud = np.flatnonzero(20 * np.log10(np.maximum(rms, 1e-10)) > SPEECH_FLOOR_DB)
+    return (loud[0] / 100, (loud[-1] + 1) / 100) if len(loud) else (0.0, 0.0)
 
 
 def table(path: Path) -> dict[str, str]:
@@ -62,9 +71,8 @@ def evaluate(model: Path, data: Path, out: Path, seed: int = 0, max_utts: int = 
         wav, sr = sf.read(wav_scp[u], dtype="float32")
         assert sr == 16000, f"{wav_scp[u]}: {sr} Hz"
         sf.write(out / "utts" / f"{u}.wav", wav, 16000, subtype="PCM_16")
-        loud = np.flatnonzero(np.abs(wav) > SPEECH_FLOOR)
-        lead = loud[0] / 16000 if len(loud) else 0.0
-        spans.append((pos + lead, pos + (loud[-1] + 1) / 16000 if len(loud) else pos))
+        a, b = speech_span(wav)
+        spans.append((pos + a, pos + b))
         gap = pause(rng.uniform(0.6, 1.6))
         pieces += [wav, gap]
         pos += (len(wav) + len(gap)) / 16000
