@@ -3,9 +3,9 @@
 Audio up to ``max_seconds`` long is one segment. Longer audio is cut at pauses found by
 a voice activity detector (WebRTC's, from the ``webrtcvad-wheels`` package: 30 ms
 frames, no model download): a pause of at least ``min_pause`` seconds ends a segment,
-which keeps up to ``pad`` seconds around its speech (WebRTC's VAD hears voicing and
-misses much of a final unvoiced consonant, so the margin is generous; it never crosses
-into the neighbouring segment). Speech that runs on for
+which keeps up to ``pad_before`` seconds before its speech and ``pad`` after it (WebRTC's
+VAD hears voicing and misses much of a final unvoiced consonant, so the margin after is
+generous; neither crosses into the neighbouring segment). Speech that runs on for
 ``max_seconds`` without such a pause is cut into fixed windows that overlap by
 ``overlap`` seconds; each window keeps the words whose middle falls in its own half of
 the overlap (``keep_from``/``keep_to``), so merging windows neither drops nor doubles
@@ -34,7 +34,7 @@ class Segment:
 
 class Segmenter:
     def __init__(self, sample_rate: int, max_seconds: float = 30.0, overlap: float = 2.0, min_pause: float = 0.3,
-                 pad: float = 0.5, vad_level: int = 2):
+                 pad: float = 0.5, pad_before: float = 0.25, vad_level: int = 2):
         if max_seconds <= 2 * overlap:
             raise ValueError(f"max segment {max_seconds} s must exceed twice the overlap {overlap} s")
         self.sr = int(sample_rate)
@@ -44,6 +44,7 @@ class Segmenter:
         self.overlap = int(overlap / FRAME_S) * self.frame
         self.min_pause_frames = max(1, int(round(min_pause / FRAME_S)))
         self.pad = int(pad * self.sr)
+        self.pad_before = int(pad_before * self.sr)
         self.vad = None
         if self.sr in VAD_RATES:
             import webrtcvad
@@ -129,6 +130,6 @@ class Segmenter:
         speech = np.flatnonzero(flags)
         if len(speech) == 0:
             return None
-        a = max(0, int(speech[0]) * self.frame - self.pad)
+        a = max(0, int(speech[0]) * self.frame - self.pad_before)
         b = len(x) if final else min(len(x), (int(speech[-1]) + 1) * self.frame + self.pad)
         return Segment((start + a) / self.sr, x[a:b].copy(), keep_from)
