@@ -249,3 +249,20 @@ def test_cli_reports_a_checksum_failure_and_exits_1(mirror, tmp_path):
     assert r.returncode == 1
     assert "python -m s2s.bin.download: error:" in r.stderr and "checksum mismatch twice" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_extraction_without_tarfiles_data_filter_checks_members_and_cleans_modes(tmp_path, monkeypatch):
+    """Debian 12's Python 3.11.2 predates tarfile's extraction filters (3.11.4)."""
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    monkeypatch.delattr(tarfile, "FilterError", raising=False)
+    suid = _info("bin/tool")
+    suid.mode = 0o4777
+    arc = _tar_with(tmp_path / "ok.tar.gz", (suid, b"#!/bin/sh\n"), (_info("d/a.txt"), b"data"),
+                    (_info("d/alias.txt", tarfile.SYMTYPE, "a.txt"), None))
+    safe_extract(arc, tmp_path / "out", quiet=True)
+    assert (tmp_path / "out" / "d" / "alias.txt").read_text() == "data"
+    assert (tmp_path / "out" / "bin" / "tool").stat().st_mode & 0o7777 == 0o755
+    evil = _tar_with(tmp_path / "evil.tar.gz", (_info("sub/../../evil.txt"), b"x"))
+    with pytest.raises(S2SError, match=r"'\.\.'"):
+        safe_extract(evil, tmp_path / "out2", quiet=True)
+    assert not (tmp_path / "evil.txt").exists()

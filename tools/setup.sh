@@ -13,7 +13,11 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/python"
   exit 0
 fi
 
-apt_pkgs="sox libsox-fmt-all flite espeak-ng festival shellcheck cmake libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev"
+# Everything a minimal Debian 12/13 with only python3 lacks, named explicitly (not through
+# Recommends): the venv module and headers for packages that compile (kenlm), a C++
+# toolchain and cmake + boost for KenLM's lmplz/build_binary, sox, the speech engines and
+# festival's voice and lexicon, shellcheck for the lint test.
+apt_pkgs="python3-venv python3-dev g++ make cmake pkg-config sox libsox-fmt-all flite espeak-ng festival festvox-kallpc16k festlex-cmu shellcheck libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev"
 missing=""
 for p in $apt_pkgs; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -25,8 +29,12 @@ if [ -n "$missing" ] && [ "${S2S_SKIP_APT:-0}" != 1 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
 fi
 
+python3 - <<'PY' || { echo "tools/setup.sh: s2s needs Python >= 3.10 (python3 is $(python3 -V 2>&1)); install a newer python3" >&2; exit 1; }
+import sys
+sys.exit(sys.version_info < (3, 10))
+PY
 if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
+  python3 -m venv "$venv" || { echo "tools/setup.sh: python3 -m venv failed; install python3-venv (apt-get install python3-venv)" >&2; exit 1; }
 fi
 pip="$venv/bin/python -m pip --disable-pip-version-check -q"
 if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then

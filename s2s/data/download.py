@@ -9,7 +9,8 @@ Standard library only, so a recipe can download before the virtual environment e
   is deleted and fetched once more, and ``dest.done`` records the verified sums.
 - ``safe_extract(archive, target_dir)`` checks every tar member before writing anything
   (no absolute names, no ``..``, no links leaving the target, no device files), then extracts
-  with tarfile's ``data`` filter and writes a marker in ``target_dir``.
+  with tarfile's ``data`` filter (on Pythons without it, the same member checks and mode
+  clean-up done here) and writes a marker in ``target_dir``.
 - ``fetch_and_extract(...)`` combines both and skips a part whose extraction marker matches.
 
 A ``.done`` marker holds ``key value`` lines (``md5``, ``sha256``, ``size``, ``source``).
@@ -360,6 +361,18 @@ def check_members(archive, members: list[tarfile.TarInfo]) -> None:
                 raise _member_error(archive, m, f"hard link to {target!r} points outside the target directory")
 
 
+def _plain_member(m: tarfile.TarInfo) -> tarfile.TarInfo:
+    """What tarfile's ``data`` filter does besides the path checks: no set-uid/set-gid/sticky bits,
+    no write permission for group and others, owner-readable files, and no owner from the archive."""
+    m.uid, m.gid, m.uname, m.gname = os.getuid(), os.getgid(), "", ""
+    if m.mode is not None:
+        mode = m.mode & 0o755
+        if m.isreg() or m.islnk():
+            mode |= 0o600
+        m.mode = mode
+    return m
+
+
 def _leaves_root(path: PurePosixPath) -> bool:
     """True when a relative path climbs above its root after resolving ``.`` and ``..``."""
     depth = 0
@@ -430,8 +443,11 @@ def safe_extract(archive, target_dir, quiet: bool = False) -> Path:
         if not quiet:
             _log(f"extracting {archive} ({len(members)} members) into {target_dir}")
         try:
-            tf.extractall(target_dir, members=members, filter="data")
-        except tarfile.FilterError as e:
+            if hasattr(tarfile, "data_filter"):
+                tf.extractall(target_dir, members=members, filter="data")
+            else:  # Python before 3.11.4 / 3.10.12 (Debian 12 has 3.11.2): check_members did the checks
+                tf.extractall(target_dir, members=[_plain_member(m) for m in members])
+        except getattr(tarfile, "FilterError", ()) as e:
             raise S2SError(f"{archive}: refusing to extract: {e}; download the archive again") from None
         except _READ_ERRORS as e:
             raise S2SError(
