@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import signal
 import sys
 import time
 from contextlib import nullcontext
@@ -256,6 +257,10 @@ class Trainer:
                     window_loss, window_n, window_work, t_window = 0.0, 0.0, 0.0, time.time()
                 if conf["ckpt_every_steps"] and self.step % conf["ckpt_every_steps"] == 0:
                     self.save(f"step{self.step}")
+                    if os.environ.get("S2S_TEST_KILL_AT_STEP") == str(self.step):
+                        # Fault injection for the resume test: die the hard way right after a
+                        # step checkpoint, so the test never races the training speed.
+                        os.kill(os.getpid(), signal.SIGKILL)
                 if max_steps and self.step >= max_steps:
                     done = True
                     break
