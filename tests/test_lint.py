@@ -26,8 +26,8 @@ def run(cmd: list[str], cwd=ROOT, **kw) -> subprocess.CompletedProcess:
 
 
 def shell_scripts() -> list[str]:
-    """utils/*.sh and every recipe's scripts (not again through the recipes' utils -> ../../utils links)."""
-    found = list((ROOT / "utils").glob("*.sh"))
+    """utils/*.sh, tools/*.sh and every recipe's scripts (not again through the recipes' utils -> ../../utils links)."""
+    found = list((ROOT / "utils").glob("*.sh")) + list((ROOT / "tools").glob("*.sh"))
     found += [p for p in (ROOT / "egs").rglob("*.sh") if p.relative_to(ROOT / "egs").parts[1] != "utils"]
     return sorted(str(p.relative_to(ROOT)) for p in found)
 

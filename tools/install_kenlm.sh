@@ -21,7 +21,7 @@ works() {
   [ -x "$bin/lmplz" ] && [ -x "$bin/build_binary" ] || return 1
   local arpa
   arpa=$(echo "a b a" | "$bin/lmplz" -o 2 --discount_fallback -S 100M 2>/dev/null) || return 1
-  case $arpa in *'\end\'*) ;; *) return 1 ;; esac
+  case $arpa in *"\\end\\"*) ;; *) return 1 ;; esac
   local usage
   usage=$("$bin/build_binary" 2>&1 || true)
   case $usage in *Usage*) ;; *) return 1 ;; esac
@@ -42,12 +42,12 @@ done
 # itself is taken from source; its build requirements may come as wheels (building cmake
 # from source would take an hour).
 mkdir -p "$cache"
-sdist=$(ls "$cache"/kenlm-*.tar.gz 2>/dev/null | head -n1 || true)
+sdist=$(find "$cache" -maxdepth 1 -name 'kenlm-*.tar.gz' | head -n1)
 if [ -z "$sdist" ]; then
   "$python" -m pip download --disable-pip-version-check -q --no-deps --no-binary kenlm \
       --no-build-isolation kenlm -d "$cache" >"$cache/download.log" 2>&1 \
     || die "could not download the kenlm sdist from PyPI; see $cache/download.log"
-  sdist=$(ls "$cache"/kenlm-*.tar.gz 2>/dev/null | head -n1 || true)
+  sdist=$(find "$cache" -maxdepth 1 -name 'kenlm-*.tar.gz' | head -n1)
   [ -n "$sdist" ] || die "pip did not leave a kenlm-*.tar.gz in $cache; see $cache/download.log"
 fi
 
