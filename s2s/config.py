@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from s2s.errors import S2SError
+from s2s.errors import S2SError, did_you_mean
 from s2s.io import atomic_open
 
 
@@ -127,20 +127,74 @@ def validate(conf: dict, defaults: dict, source: str, prefix: str = "") -> None:
         dotted = f"{prefix}{key}"
         if key not in defaults:
             raise S2SError(
-                f"{source}: unknown config key {dotted!r}; valid keys here: {', '.join(sorted(defaults))}"
+                f"{_at(source, dotted)}: unknown config key {dotted!r}{did_you_mean(key, defaults)} "
+                f"(valid keys here: {', '.join(sorted(defaults))}; s2s-train --help explains them)"
             )
         ref = defaults[key]
         if key.endswith("_conf") or ref is None or value is None:
             continue
         if isinstance(ref, dict):
             if not isinstance(value, dict):
-                raise S2SError(f"{source}: config key {dotted!r} should be a mapping, got {value!r}")
+                raise S2SError(f"{_at(source, dotted)}: config key {dotted!r} should be a mapping, got {value!r}")
             validate(value, ref, source, dotted + ".")
         elif not _same_kind(value, ref):
             raise S2SError(
-                f"{source}: config key {dotted!r} should be {type(ref).__name__} "
+                f"{_at(source, dotted)}: config key {dotted!r} should be {type(ref).__name__} "
                 f"(like the default {ref!r}), got {type(value).__name__} {value!r}"
             )
+
+
+def key_line(path, dotted: str) -> int | None:
+    """The 1-based line of ``dotted`` (``a.b``) in the YAML file ``path``, or None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            node = yaml.compose(f, Loader=Loader)
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+    line = None
+    for part in dotted.split("."):
+        if not isinstance(node, yaml.MappingNode):
+            return line
+        for k, v in node.value:
+            if getattr(k, "value", None) == part:
+                line, node = k.start_mark.line + 1, v
+                break
+        else:
+            return line
+    return line
+
+
+def _at(source: str, dotted: str) -> str:
+    """``file:line`` of a key when ``source`` is a YAML file that has it, else ``source``."""
+    if source.endswith((".yaml", ".yml")) and Path(source).is_file():
+        line = key_line(source, dotted)
+        if line is not None:
+            return f"{source}:{line}"
+    return source
+
+
+def config_source(config_path, overrides, message: str) -> str:
+    """Where a component's error comes from, when ``message`` starts with a config key
+    (``encoder_conf (encoder 'jasper'): ...``, ``encoder: unknown encoder ...``): "command-line
+    override" when the key was overridden there, else ``file:line`` of the key in the YAML file;
+    "" when neither holds it."""
+    m = re.match(r"(\w+)", message)
+    if not m:
+        return ""
+    key = m.group(1)
+    if overrides:
+        try:
+            given = parse_overrides(list(overrides))
+        except S2SError:
+            given = {}
+        if key in given:
+            return "command-line override"
+    if config_path and str(config_path).endswith((".yaml", ".yml")):
+        inner = re.search(r"(?:unknown key|key) '(\w+)'", message)
+        line = (key_line(config_path, f"{key}.{inner.group(1)}") if inner else None) or key_line(config_path, key)
+        if line is not None:
+            return f"{config_path}:{line}"
+    return ""
 
 
 def _same_kind(value: Any, ref: Any) -> bool:

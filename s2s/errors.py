@@ -7,6 +7,14 @@ class S2SError(Exception):
     """A user-facing error: the message names the file (and line) and the fix."""
 
 
+def did_you_mean(word: str, options) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``options`` to a misspelled ``word``, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def where(path, lineno: int | None = None) -> str:
     """Format a location as ``path`` or ``path:line`` for error messages."""
     return f"{path}:{lineno}" if lineno is not None else str(path)

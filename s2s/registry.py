@@ -13,7 +13,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from s2s.errors import S2SError
+from s2s.errors import S2SError, did_you_mean
 
 
 class Registry:
@@ -45,6 +45,7 @@ class Registry:
             where = f"{context}: " if context else ""
             raise S2SError(
                 f"{where}unknown {self.kind} {name!r}; valid names: {', '.join(self.names())}"
+                f"{did_you_mean(name, self.names())}"
             )
         return self._table[name]
 
@@ -54,7 +55,7 @@ class Registry:
         ``fixed`` are arguments the code supplies (input sizes etc.); ``conf`` is
         what the user wrote and gets validated.
         """
-        ctor = self.get(name, context)
+        ctor = self.get(name, context.removesuffix("_conf"))
         conf = dict(conf or {})
         check_kwargs(ctor, conf, f"{context or self.kind + '_conf'} ({self.kind} {name!r})", skip=fixed)
         return ctor(**fixed, **conf)
@@ -79,7 +80,8 @@ def check_kwargs(ctor, conf: dict, context: str, skip: dict | None = None) -> No
         hints = {}
     for key, value in conf.items():
         if key not in allowed:
-            raise S2SError(f"{context}: unknown key {key!r}; allowed keys: {', '.join(sorted(allowed))}")
+            raise S2SError(f"{context}: unknown key {key!r}; allowed keys: {', '.join(sorted(allowed))}"
+                           f"{did_you_mean(key, allowed)}")
         hint = hints.get(key)
         if hint is not None and not type_matches(value, hint):
             raise S2SError(

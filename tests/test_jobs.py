@@ -164,7 +164,7 @@ def test_run_pl_accepts_cluster_options(tmp_path):
 
 def test_run_pl_sees_distributed_env(tmp_path):
     run_tool("run.pl", ["log/e.log", "echo nodes=$NNODES rank=$NODE_RANK addr=$MASTER_ADDR"], tmp_path)
-    assert "nodes=1 rank=0 addr=localhost" in (tmp_path / "log/e.log").read_text()
+    assert "nodes=1 rank=0 addr=127.0.0.1" in (tmp_path / "log/e.log").read_text()
 
 
 def test_run_pl_rejects_multi_node(tmp_path):

@@ -89,7 +89,7 @@ def tiny_args(server_url: str, md5_file: Path) -> list[str]:
             "--use-ngram", str(USE_NGRAM).lower(), "--use-nnlm", str(USE_NNLM).lower(),
             # the 4-gram from the LM corpus with KenLM (the fake OpenSLR ARPA is a unigram, which KenLM refuses)
             "--ngram", "kenlm", "--ngram-order", "3",
-            "--alphas", "0.5 1.0", "--betas", "0.0", "--beam", "8", "--nbest", "3", "--avg-num", "2"]
+            "--alphas", "0.5,1.0", "--betas", "0.0", "--beam", "8", "--nbest", "3", "--avg-num", "2"]
 
 
 def test_recipe_from_download_to_results(tmp_path):
@@ -137,7 +137,7 @@ def test_recipe_from_download_to_results(tmp_path):
             assert set(DataDir(exp / f"decode_{s}" / "greedy").table("text", allow_empty_value=True)) == \
                 set(DataDir(data / s).utt_ids())
         results = (work / "RESULTS.md").read_text()
-        for s in ("dev-clean", "test-clean"):
+        for s in ("dev_clean", "test_clean"):
             assert re.search(rf"\| test_tiny greedy \| {s} \| \d+\.\d\d \|", results), results
             if USE_NGRAM:
                 assert re.search(rf"\| test_tiny beam \| {s} \| \d+\.\d\d \|", results), results

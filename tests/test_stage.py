@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = r"""
@@ -79,3 +81,50 @@ def test_an_scp_input_is_stale_when_its_ark_is_rewritten_in_place(tmp_path):
     time.sleep(0.01)
     ark.write_bytes(b"b" * 100)  # same size, same scp text
     assert key("args", [str(scp)]) != before
+
+
+GUARDED = r"""
+set -euo pipefail
+stage=${STAGE:-0}; stop_stage=${STOP:-3}; force=false
+. "$ROOT/utils/stage.sh"
+check_stages 0 3
+echo ran-something > ran.txt
+"""
+
+
+@pytest.mark.parametrize("start,stop,message", [
+    ("two", "3", "--stage must be a stage number from 0 to 3, got 'two'"),
+    ("1.5", "3", "--stage must be a stage number from 0 to 3, got '1.5'"),
+    ("-1", "3", "--stage must be a stage number from 0 to 3, got '-1'"),
+    ("0", "12", "--stop-stage 12 is not a stage of this recipe: stages are 0 to 3"),
+    ("3", "1", "--stage 3 comes after --stop-stage 1: nothing would run"),
+])
+def test_bad_stage_arguments_fail_before_anything_runs(tmp_path, start, stop, message):
+    (tmp_path / "s.sh").write_text(GUARDED)
+    p = subprocess.run(["bash", "s.sh"], cwd=tmp_path, capture_output=True, text=True,
+                       env=dict(os.environ, ROOT=str(ROOT), STAGE=start, STOP=stop))
+    assert p.returncode == 2 and message in p.stderr, p.stderr
+    assert not (tmp_path / "ran.txt").exists()
+
+
+def test_stamps_of_one_experiment_do_not_touch_anothers(tmp_path):
+    """A failed run with another --train-config must not invalidate the good experiment's stamp."""
+    script = r"""
+set -euo pipefail
+stage=0; stop_stage=0; force=false
+. "$ROOT/utils/stage.sh"
+train() { [ "$TAG" != bad ] || exit 1; echo "$TAG" > "model.$TAG"; echo "$TAG" >> runs.txt; }
+stage 0 train train --key "$TAG" --args "$TAG" --out "model.$TAG"
+"""
+    (tmp_path / "s.sh").write_text(script)
+
+    def run_tag(tag):
+        return subprocess.run(["bash", "s.sh"], cwd=tmp_path, capture_output=True, text=True,
+                              env=dict(os.environ, ROOT=str(ROOT), PYTHONPATH=str(ROOT), TAG=tag))
+
+    assert run_tag("good").returncode == 0
+    assert run_tag("bad").returncode != 0
+    again = run_tag("good")
+    assert again.returncode == 0 and "skipped" in again.stdout
+    assert (tmp_path / "runs.txt").read_text().split() == ["good"]
+    assert (tmp_path / "exp/.stamps/good/stage0.train").is_file()

@@ -1,10 +1,11 @@
 # shellcheck shell=bash
-# Job wrappers used by run.sh: $train_cmd (CPU jobs: features, synthesis), $decode_cmd
-# (decoding), $cuda_cmd (training; run.sh adds --gpu N and --num-nodes N).
+# Job runners of a recipe (the same file in every egs/*/): $train_cmd (CPU jobs: features,
+# synthesis, data preparation), $decode_cmd (decoding, tuning, rescoring) and $cuda_cmd
+# (training; utils/train.sh adds --gpu N and --num-nodes N).
 # The backend is local (utils/run.pl) unless S2S_BACKEND says otherwise:
-#   S2S_BACKEND=slurm ./run.sh ...   sbatch/srun; flags from conf/slurm.conf
-#   S2S_BACKEND=sge ./run.sh ...     qsub; flags from conf/queue.conf
-# Edit the resource options below to suit your cluster (they map through the conf file).
+#   S2S_BACKEND=slurm ./run.sh ...   sbatch/srun; flags mapped by conf/slurm.conf (else defaults)
+#   S2S_BACKEND=sge ./run.sh ...     qsub; flags mapped by conf/queue.conf (else defaults)
+# Edit the resource options below to suit your cluster.
 case ${S2S_BACKEND:-local} in
   local)
     export train_cmd="utils/run.pl" decode_cmd="utils/run.pl" cuda_cmd="utils/run.pl" ;;

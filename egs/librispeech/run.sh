@@ -21,6 +21,11 @@
 #                   ./run.sh --ngpu 8 --num-nodes 2
 set -euo pipefail
 
+# The recipe's files (cmd.sh, path.sh, conf/, local/) are relative to its directory.
+if [ ! -f run.sh ] || [ "$(cd "$(dirname "$0")" && pwd -P)" != "$(pwd -P)" ]; then
+  echo "$0: run the recipe from its directory: cd $(dirname "$0") && ./$(basename "$0") ..." >&2; exit 1
+fi
+
 stage=0               # first stage to run
 stop_stage=9          # last stage to run
 nj=8                  # parallel jobs (features, synthesis, decoding)
@@ -48,10 +53,11 @@ num_nodes=1           # nodes; > 1 needs a cluster $cuda_cmd (utils/slurm.pl)
 precision=""          # fp32 | fp16 | bf16 (default: the config's on GPUs, fp32 on CPU)
 avg_num=5             # checkpoints averaged into model.pt
 beam=64               # beam width
-alphas="0.5 1.0 1.5 2.0"  # LM weights tried on dev
-betas="0.0 1.0 2.0"   # word insertion bonuses tried on dev
+alphas=0:2:0.25       # n-gram weights tried on dev (start:stop:step or a,b,c)
+betas=-1:3:0.5        # word insertion bonuses tried on dev
 nbest=10              # hypotheses kept for rescoring
 nnlm_weights=0:1.5:0.1  # neural LM weights tried on dev in rescoring
+length_bonuses=0      # extra per-word bonuses tried with them, e.g. -1:2:0.5
 tag=""                # experiment name (default: the train config's name)
 force=false           # re-run selected stages even when up to date
 
@@ -59,6 +65,7 @@ force=false           # re-run selected stages even when up to date
 . ./path.sh
 . utils/parse_options.sh
 . utils/stage.sh
+check_stages 0 9
 
 [ -z "$tag" ] && tag=$(basename "${train_config%.*}")
 exp=exp/$tag
@@ -130,14 +137,13 @@ synthetic() {
 lang_and_lms() {
   local kind="--kind char"; [ "$nbpe" != 0 ] && kind="--kind bpe --vocab-size $nbpe"
   # shellcheck disable=SC2086
-  python -m s2s.bin.prepare_tokens --text data/train/text --out data/lang $kind &&
-    local/prepare_ngram.sh --ngram $ngram --order $ngram_order --lm-dir $download_dir/lm data/lm || return 1
+  python -m s2s.bin.prepare_tokens --text data/train/text --out data/lang $kind
+  local/prepare_ngram.sh --ngram $ngram --order $ngram_order --lm-dir $download_dir/lm data/lm
   if [ "$use_nnlm" = true ]; then
-    $cuda_cmd --gpu $((ngpu > 0 ? 1 : 0)) exp/nnlm/log/train.log \
-      local/train.sh --ngpu $((ngpu > 0 ? 1 : 0)) --rdzv-id nnlm -- --config $nnlm_config --exp-dir exp/nnlm \
-        --train_data $download_dir/lm/librispeech-lm-norm.txt.gz --valid_data data/dev_clean \
-        --token_list data/lang $prec_args --resume &&
-      python -m s2s.bin.average_checkpoints --exp-dir exp/nnlm --num 1 --out exp/nnlm/model.pt
+    # shellcheck disable=SC2086
+    utils/train.sh --cmd "$cuda_cmd" --ngpu $((ngpu > 0 ? 1 : 0)) exp/nnlm -- --config $nnlm_config \
+      --train_data $download_dir/lm/librispeech-lm-norm.txt.gz --valid_data data/dev_clean --token_list data/lang \
+      $prec_args
   fi
 }
 stage 5 lang_and_lms lang_and_lms --args "$nbpe $ngram $ngram_order $use_nnlm" \
@@ -145,58 +151,53 @@ stage 5 lang_and_lms lang_and_lms --args "$nbpe $ngram $ngram_order $use_nnlm" \
 
 train() {
   # shellcheck disable=SC2086
-  $cuda_cmd --num-nodes $num_nodes --gpu $ngpu $exp/log/train.log \
-    local/train.sh --ngpu $ngpu --rdzv-id $tag -- --config $train_config --exp-dir $exp \
-      --train_data data/$am_train --valid_data data/${dev_sets%% *} --token_list data/lang \
-      $prec_args --resume $train_args &&
-    python -m s2s.bin.average_checkpoints --exp-dir $exp --num $avg_num --out $exp/model.pt &&
-    python local/results.py run-info --exp $exp --config $train_config --ngpu $ngpu --num-nodes $num_nodes \
-      --train-set data/$am_train --log $exp/log/train.log
+  utils/train.sh --cmd "$cuda_cmd" --ngpu $ngpu --num-nodes $num_nodes --avg-num $avg_num --avg-kind epoch $exp -- \
+    --config $train_config --train_data data/$am_train --valid_data data/${dev_sets%% *} --token_list data/lang \
+    $prec_args $train_args
+  python local/results.py run-info --exp $exp --config $train_config --ngpu $ngpu --num-nodes $num_nodes \
+    --train-set data/$am_train --log $exp/log/train.log
 }
-stage 6 train train --args "$train_args $num_nodes $ngpu $precision" \
+stage 6 train train --key $tag --args "$train_args $num_nodes $ngpu $precision $avg_num" \
   --in "$train_config data/$am_train/feats.scp data/lang/tokens.txt" --out "$exp/model.pt"
 
 decode() {
-  local dump=""; [ "$use_ngram" = true ] && dump=--dump-logprobs
+  local s dump=""; [ "$use_ngram" = true ] && dump=--dump-logprobs
   for s in $dsets; do
-    local/decode.sh --cmd "$decode_cmd" --nj $nj $exp/decode_$s/greedy --model $exp/model.pt --data data/$s $dump ||
-      return 1
+    utils/decode.sh --cmd "$decode_cmd" --nj $nj $exp/decode_$s/greedy --model $exp/model.pt --data data/$s $dump
   done
   [ "$use_ngram" = true ] || return 0
   local lm=data/lm/ngram.arpa; [ -f data/lm/ngram.bin ] && lm=data/lm/ngram.bin
-  # shellcheck disable=SC2086
-  local/tune_lm_weights.sh --cmd "$decode_cmd" --nj $nj --alphas "$alphas" --betas "$betas" --beam $beam \
-    --lm $lm --tokens data/lang/tokens.txt --exp $exp $dev_sets || return 1
-  local alpha beta; read -r alpha beta < $exp/decode_tune/best
+  # shellcheck disable=SC2046
+  utils/tune_lm.sh --cmd "$decode_cmd" --nj $nj --alphas "$alphas" --betas "$betas" --beam $beam --lm $lm \
+    $exp $(for s in $dev_sets; do echo data/$s; done)
   for s in $dsets; do
-    local/decode.sh --cmd "$decode_cmd" --nj $nj $exp/decode_$s/beam --logprobs $exp/decode_$s/greedy/logprobs.scp \
-      --tokens data/lang/tokens.txt --decoder beam --lm $lm --beam $beam --nbest $nbest \
-      --lm-weight $alpha --word-score $beta || return 1
+    utils/decode.sh --cmd "$decode_cmd" --nj $nj $exp/decode_$s/beam --logprobs $exp/decode_$s/greedy/logprobs.scp \
+      --tokens data/lang/tokens.txt --settings $exp/decode.yaml --nbest $nbest
   done
 }
-stage 7 decode decode --args "$nj $use_ngram $alphas|$betas $beam $nbest $dsets" --in "$exp/model.pt data/lm/ngram.arpa" \
+stage 7 decode decode --key $tag --args "$nj $use_ngram $alphas|$betas $beam $nbest $dsets" \
+  --in "$exp/model.pt data/lm/ngram.arpa" \
   --out "$(for s in $dsets; do echo -n "$exp/decode_$s/greedy/text "; [ "$use_ngram" = true ] && echo -n "$exp/decode_$s/beam/text "; done)"
 
 rescore() {
-  # shellcheck disable=SC2086
-  local/rescore_nnlm.sh --weights "$nnlm_weights" --exp $exp --lm exp/nnlm/model.pt --dev-sets "$dev_sets" $dsets
+  # shellcheck disable=SC2046
+  utils/rescore.sh --cmd "$decode_cmd" --weights "$nnlm_weights" --length-bonuses "$length_bonuses" \
+    --lm exp/nnlm/model.pt --dev "$(for s in $dev_sets; do echo -n "data/$s "; done)" \
+    $exp $(for s in $dsets; do echo data/$s; done)
 }
-[ "$use_nnlm" = true ] && [ "$use_ngram" = true ] && stage 8 rescore rescore --args "$nnlm_weights $dsets" \
-  --in "exp/nnlm/model.pt $exp/decode_tune/best" --out "$(for s in $dsets; do echo -n "$exp/decode_$s/rescore/text "; done)"
+[ "$use_nnlm" = true ] && [ "$use_ngram" = true ] && stage 8 rescore rescore --key $tag \
+  --args "$nnlm_weights $length_bonuses $dsets" --in "exp/nnlm/model.pt $exp/decode.yaml" \
+  --out "$(for s in $dsets; do echo -n "$exp/decode_$s/rescore/text "; done)"
 
 score() {
-  for s in $dsets; do
-    for mode in greedy beam rescore; do
-      [ -f $exp/decode_$s/$mode/text ] || continue
-      python -m s2s.bin.score --ref data/$s/text --hyp $exp/decode_$s/$mode/text \
-        --out-dir $exp/decode_$s/$mode/scoring --results RESULTS.md --tag "$tag $mode" --set ${s//_/-} || return 1
-    done
-  done
+  # shellcheck disable=SC2046
+  utils/score.sh --tag $tag $exp $(for s in $dsets; do echo data/$s; done)
   python local/results.py write --results RESULTS.md --exp $exp
 }
-stage 9 score score --args "$dsets" --in "$(for s in $dsets; do for m in greedy beam rescore; do echo -n "$exp/decode_$s/$m/text "; done; done)" \
+stage 9 score score --key $tag --args "$dsets" \
+  --in "$(for s in $dsets; do for m in greedy beam rescore; do echo -n "$exp/decode_$s/$m/text "; done; done)" \
   --out "RESULTS.md"
 
-if [ "$stop_stage" -ge 9 ] && [ -f RESULTS.md ]; then
-  echo; echo "== RESULTS.md =="; cat RESULTS.md
+if stage_selected 9 && [ -f RESULTS.md ]; then
+  echo; echo "== RESULTS.md (every run recorded in this directory) =="; cat RESULTS.md
 fi

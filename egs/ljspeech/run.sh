@@ -13,6 +13,11 @@
 #   utils/synthesize_data.sh --backend tacotron2 --model exp/<tag>/model.pt TEXT OUT LOG FEATS
 set -euo pipefail
 
+# The recipe's files (cmd.sh, path.sh, conf/, local/) are relative to its directory.
+if [ ! -f run.sh ] || [ "$(cd "$(dirname "$0")" && pwd -P)" != "$(pwd -P)" ]; then
+  echo "$0: run the recipe from its directory: cd $(dirname "$0") && ./$(basename "$0") ..." >&2; exit 1
+fi
+
 stage=0
 stop_stage=4
 nj=4                       # parallel jobs for features and synthesis
@@ -26,12 +31,14 @@ train_config=conf/tacotron2.yaml
 train_args=""              # extra overrides for s2s.bin.train, e.g. "--max_steps 1000"
 tag=""                     # experiment name (default: the train config's name)
 griffin_lim_iters=32
+ngpu=auto                  # GPUs for training (auto: all visible; 0: CPU)
 force=false
 
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
 . utils/stage.sh
+check_stages 0 4
 
 [ -z "$tag" ] && tag=$(basename "${train_config%.*}")
 exp=exp/$tag
@@ -62,12 +69,10 @@ stage 2 features features --args "$nj" --in "$feats_config data/train/wav.scp da
 
 train() {
   # shellcheck disable=SC2086
-  $cuda_cmd $exp/log/train.log \
-    python -m s2s.bin.train --config $train_config --exp-dir $exp --train_data data/train --valid_data data/dev \
-      --plot_dir $exp/plots $train_args
-  python -m s2s.bin.average_checkpoints --exp-dir $exp --num 1 --out $exp/model.pt
+  utils/train.sh --cmd "$cuda_cmd" --ngpu $ngpu $exp -- --config $train_config --train_data data/train \
+    --valid_data data/dev --plot_dir $exp/plots $train_args
 }
-stage 3 train train --args "$train_args" --in "$train_config data/train/feats.scp data/dev/feats.scp" \
+stage 3 train train --key $tag --args "$train_args" --in "$train_config data/train/feats.scp data/dev/feats.scp" \
   --out "$exp/model.pt"
 
 synthesize() {
@@ -78,5 +83,5 @@ synthesize() {
   utils/combine_data.sh $out $(for j in $(seq $nj); do echo $out/split$nj/$j; done)
   grep -h "reached the decoder step limit" $out/log/synth.*.log | sed 's/^.*: //' || true
 }
-stage 4 synthesize synthesize --args "$nj $griffin_lim_iters" --in "$exp/model.pt data/test/text" \
+stage 4 synthesize synthesize --key $tag --args "$nj $griffin_lim_iters" --in "$exp/model.pt data/test/text" \
   --out "$exp/synth_test/wav.scp"

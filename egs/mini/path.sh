@@ -1,5 +1,8 @@
 # shellcheck shell=bash
-# Environment of the recipe: the project's venv, utils/ and KenLM on PATH, C sorting.
+# Environment of a recipe (the same file in every egs/*/): the project's venv, utils/ and KenLM
+# on PATH, the project on PYTHONPATH, C sorting, unbuffered Python output. The project root is
+# found from this file's real location, so a directory of links to a recipe (and a cluster job
+# that sources ./path.sh) gets the same environment.
 S2S_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 if [ -f "$S2S_ROOT/.venv/bin/activate" ]; then
   # shellcheck disable=SC1091

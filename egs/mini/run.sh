@@ -6,23 +6,30 @@
 #   1  data prep: Kaldi data dirs data/{train,dev,test}, validated
 #   2  features: fbank for all sets through $train_cmd, global CMVN stats of train
 #   3  tokens: characters -> data/lang
-#   4  train the acoustic model (exp/<tag>)
-#   5  decode dev and test (greedy CTC; log-probabilities kept for later stages)
-#   6  score: WER/CER per set, a row per set in RESULTS.md
-#   7  n-gram LM + beam search: 4-gram on the training text, alpha/beta tuned on dev over the cached
-#      log-probabilities, beam decoding of dev and test, scored   (local/lm_stages.sh)
-#   8  neural LM + n-best rescoring: Transformer LM, lambda tuned on dev, test rescored, scored
-#   9  (only when asked: --stage 9 --stop-stage 9) the synthetic-speech experiment: espeak-ng
+#   4  train the acoustic model (exp/<tag>/model.pt)
+#   5  greedy decoding of dev and test (log-probabilities kept for stage 6), scored into RESULTS.md
+#   6  beam search + n-gram: a word 4-gram of the training text, alpha/beta tuned on dev over the
+#      kept log-probabilities (exp/<tag>/decode.yaml: s2s-transcribe's default), dev and test
+#      beam-decoded with n-best lists, scored
+#   7  neural LM: trained on the training text, its weight tuned by rescoring the dev n-best lists,
+#      test rescored, scored
+#   8  (only when asked: --stage 8 --stop-stage 8) the synthetic-speech experiment: espeak-ng
 #      voices as "natural" speech, flite as the synthesizer, WER at natural:synthetic ratios
 #      100/0 66/33 50/50 33/66 0/100 at a fixed number of steps (local/syn_ratio.sh)
 #
 # Usage: ./run.sh [--stage N] [--stop-stage M] [--train-config conf/train.yaml] [--nj 2] ...
 # A stage whose outputs are complete and whose inputs and options are unchanged is skipped;
-# --force true re-runs the selected stages.
+# --force true re-runs the selected stages. The steps are the shared ones of utils/ (train.sh,
+# decode.sh, tune_lm.sh, rescore.sh, score.sh); only the corpus (stages 0-1) is this recipe's own.
 set -euo pipefail
 
+# The recipe's files (cmd.sh, path.sh, conf/, local/) are relative to its directory.
+if [ ! -f run.sh ] || [ "$(cd "$(dirname "$0")" && pwd -P)" != "$(pwd -P)" ]; then
+  echo "$0: run the recipe from its directory: cd $(dirname "$0") && ./$(basename "$0") ..." >&2; exit 1
+fi
+
 stage=0               # first stage to run
-stop_stage=8          # last stage to run
+stop_stage=7          # last stage to run
 nj=2                  # parallel jobs for synthesis, features and decoding
 num_train=3000        # training utterances in the synthesized corpus
 num_dev=300           # dev utterances (held-out voices)
@@ -31,7 +38,15 @@ seed=1                # corpus seed
 feats_config=conf/fbank.yaml  # feature extraction settings
 train_config=conf/train.yaml  # model and training settings
 train_args=""         # extra overrides for s2s.bin.train, e.g. "--max_epochs 2"
-lm_config=conf/lm_transformer.yaml  # neural LM for stage 8 (conf/lm_lstm.yaml: an LSTM LM)
+ngpu=auto             # GPUs for training (auto: all visible; 0: CPU)
+ngram_order=4         # n-gram order (stage 6)
+alphas=0:2:0.25       # n-gram weights tried on dev (start:stop:step)
+betas=-1:3:0.5        # word insertion bonuses tried on dev
+beam=64               # beam width
+nbest=16              # hypotheses kept per utterance for rescoring
+lm_config=conf/lm_transformer.yaml  # neural LM for stage 7 (conf/lm_lstm.yaml: an LSTM LM)
+lm_weights=0:1.5:0.1  # neural LM weights tried on dev
+length_bonuses=-1:2:0.5  # extra per-word bonuses tried with them
 tag=""                # experiment name (default: the train config's name)
 force=false           # re-run selected stages even when up to date
 
@@ -39,9 +54,11 @@ force=false           # re-run selected stages even when up to date
 . ./path.sh
 . utils/parse_options.sh
 . utils/stage.sh
+check_stages 0 8
 
 [ -z "$tag" ] && tag=$(basename "${train_config%.*}")
 exp=exp/$tag
+lm_exp=exp/$(basename "${lm_config%.*}")
 sets="train dev test"
 mkdir -p exp
 
@@ -76,48 +93,54 @@ tokens() {
 stage 3 tokens tokens --in "data/train/text" --out "data/lang/tokens.txt"
 
 train() {
-  # --resume: a re-run after a crash continues; with a changed config the trainer starts afresh
   # shellcheck disable=SC2086
-  $cuda_cmd $exp/log/train.log \
-    python -m s2s.bin.train --config $train_config --exp-dir $exp --resume \
-      --train_data data/train --valid_data data/dev --token_list data/lang $train_args
-  python -m s2s.bin.average_checkpoints --exp-dir $exp --num 1 --out $exp/model.pt
+  utils/train.sh --cmd "$cuda_cmd" --ngpu $ngpu $exp -- --config $train_config \
+    --train_data data/train --valid_data data/dev --token_list data/lang $train_args
 }
-stage 4 train train --args "$train_args" \
+stage 4 train train --key $tag --args "$train_args" \
   --in "$train_config data/train/feats.scp data/train/cmvn.ark data/lang/tokens.txt data/dev/feats.scp" \
   --out "$exp/model.pt"
 
-decode() {
+greedy() {
   for s in dev test; do
-    local dir=$exp/decode_$s
-    $train_cmd JOB=1:$nj $dir/log/decode.JOB.log \
-      python -m s2s.bin.decode --model $exp/model.pt --data data/$s --out $dir --nj $nj --job JOB --dump-logprobs
-    for j in $(seq $nj); do cat $dir/text.$j; done | sort > $dir/text.tmp && mv $dir/text.tmp $dir/text
-    for j in $(seq $nj); do cat $dir/logprobs.$j.scp; done | sort > $dir/logprobs.scp
+    utils/decode.sh --cmd "$decode_cmd" --nj $nj $exp/decode_$s/greedy --model $exp/model.pt --data data/$s \
+      --dump-logprobs
   done
+  utils/score.sh --modes greedy --tag $tag $exp data/dev data/test
 }
-stage 5 decode decode --args "$nj" --in "$exp/model.pt data/dev/feats.scp data/test/feats.scp" \
-  --out "$exp/decode_dev/text $exp/decode_test/text"
+stage 5 greedy greedy --key $tag --args "$nj" --in "$exp/model.pt data/dev/feats.scp data/test/feats.scp" \
+  --out "$exp/decode_dev/greedy/logprobs.scp $exp/decode_test/greedy/logprobs.scp"
 
-score() {
+ngram_beam() {
+  utils/train_ngram.sh --order $ngram_order data/train/text data/lang data/lm
+  utils/tune_lm.sh --cmd "$decode_cmd" --nj $nj --alphas $alphas --betas $betas --beam $beam \
+    --lm data/lm/ngram.bin --lexicon data/lm/lexicon.txt $exp data/dev
   for s in dev test; do
-    python -m s2s.bin.score --ref data/$s/text --hyp $exp/decode_$s/text --out-dir $exp/decode_$s/scoring \
-      --results RESULTS.md --tag "$tag greedy" --set $s
+    utils/decode.sh --cmd "$decode_cmd" --nj $nj $exp/decode_$s/beam --logprobs $exp/decode_$s/greedy/logprobs.scp \
+      --tokens data/lang/tokens.txt --settings $exp/decode.yaml --nbest $nbest
   done
+  utils/score.sh --modes beam --tag $tag $exp data/dev data/test
 }
-stage 6 score score --in "$exp/decode_dev/text $exp/decode_test/text" --out "RESULTS.md"
+stage 6 ngram_beam ngram_beam --key $tag --args "$ngram_order $alphas $betas $beam $nbest $nj" \
+  --in "data/train/text data/dev/text data/test/text $exp/decode_dev/greedy/logprobs.scp $exp/decode_test/greedy/logprobs.scp" \
+  --out "$exp/decode.yaml $exp/decode_dev/beam/nbest.jsonl $exp/decode_test/beam/nbest.jsonl"
 
-if [ "$stop_stage" -ge 7 ]; then
-  # stages 7-8 keep their own stamps (exp/.stamps/stage7.*, stage8.*)
-  local/lm_stages.sh --stage "$((stage > 7 ? stage : 7))" --stop-stage "$stop_stage" --tag "$tag" --nj $nj \
-    --lm-config "$lm_config" --force $force
-fi
+nnlm_rescore() {
+  utils/train.sh --cmd "$cuda_cmd" --ngpu $ngpu $lm_exp -- --config $lm_config \
+    --train_data data/train --valid_data data/dev --token_list data/lang
+  utils/rescore.sh --cmd "$decode_cmd" --weights $lm_weights --length-bonuses $length_bonuses \
+    --lm $lm_exp/model.pt --dev data/dev $exp data/dev data/test
+  utils/score.sh --modes rescore --tag $tag $exp data/dev data/test
+}
+stage 7 nnlm_rescore nnlm_rescore --key $tag --args "$lm_weights $length_bonuses" \
+  --in "$lm_config data/train/text data/dev/text $exp/decode_dev/beam/nbest.jsonl $exp/decode_test/beam/nbest.jsonl" \
+  --out "$lm_exp/model.pt $exp/decode_dev/rescore/text $exp/decode_test/rescore/text"
 
-if [ "$stop_stage" -ge 9 ]; then
-  stage 9 syn_ratio "local/syn_ratio.sh --nj $nj" --args "$nj" \
-    --in "data/train/feats.scp data/test/feats.scp conf/syn_train.yaml local/syn_ratio.sh" --out "exp/syn_50_50"
-fi
+# Not part of the default run: --stage 8 --stop-stage 8.
+syn_ratio() { local/syn_ratio.sh --nj $nj; }
+stage 8 syn_ratio syn_ratio --args "$nj" \
+  --in "data/train/feats.scp data/test/feats.scp conf/syn_train.yaml local/syn_ratio.sh" --out "exp/syn_50_50"
 
-if [ "$stop_stage" -ge 6 ] && [ -f RESULTS.md ]; then
-  echo; echo "== RESULTS.md =="; cat RESULTS.md
+if stage_selected 5 || stage_selected 6 || stage_selected 7; then
+  echo; echo "== RESULTS.md (every run recorded in this directory) =="; cat RESULTS.md
 fi

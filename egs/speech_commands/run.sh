@@ -9,12 +9,17 @@
 #               test = testing_list.txt), data/<task>/labels.txt; data/noise (the training
 #               stretch of _background_noise_, for noise mixing)
 #   2 features  log-mel dumps (--feats-config) in data/<task>/<feats>/{train,dev,test}, global CMVN
-#   3 train     exp/<tag>: python -m s2s.bin.train (task classify, model from --train-config)
+#   3 train     exp/<tag>/model.pt: utils/train.sh (task classify, model from --train-config)
 #   4 evaluate  dev and test: accuracy, per-class precision/recall, confusion matrix (text and PNG)
 #               in exp/<tag>/eval_<set>/; a row per set in RESULTS.md
 # A stage whose outputs exist and whose inputs and arguments are unchanged is skipped.
 # The published models need their own features: see the header of each conf/*.yaml.
 set -euo pipefail
+
+# The recipe's files (cmd.sh, path.sh, conf/, local/) are relative to its directory.
+if [ ! -f run.sh ] || [ "$(cd "$(dirname "$0")" && pwd -P)" != "$(pwd -P)" ]; then
+  echo "$0: run the recipe from its directory: cd $(dirname "$0") && ./$(basename "$0") ..." >&2; exit 1
+fi
 
 stage=0
 stop_stage=4
@@ -29,12 +34,13 @@ feats_config=conf/logmel64.yaml   # frontend of stage 2
 train_config=conf/train_matchboxnet_small.yaml  # model + training (task: classify)
 train_args=                       # extra overrides for s2s.bin.train, e.g. "--max_epochs 5"
 tag=                              # experiment name (default: <task>_<train config name>)
-checkpoint=last.pt                # which checkpoint stage 4 evaluates
+ngpu=auto                         # GPUs for training (auto: all visible; 0: CPU)
 
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
 . utils/stage.sh
+check_stages 0 4
 
 case "$task:$version" in
   v1-12:1|v1-12:2|v1-30:1|v2-35:2) ;;
@@ -85,24 +91,21 @@ stage 2 features features --args "$task" --in "$feats_config data/$task/labels.t
   --out "$fdata/train/feats.scp $fdata/dev/feats.scp $fdata/test/feats.scp $fdata/train/cmvn.ark"
 
 train() {
-  # --resume continues an interrupted run (and does nothing for a finished one);
-  # delete exp/<tag> to train afresh.
   # shellcheck disable=SC2086
-  $cuda_cmd "$exp/log/train.log" \
-    python -m s2s.bin.train --config "$train_config" --exp-dir "$exp" --resume \
-      --train_data "$fdata/train" --valid_data "$fdata/dev" --labels "$fdata/labels.txt" $train_args
+  utils/train.sh --cmd "$cuda_cmd" --ngpu "$ngpu" "$exp" -- --config "$train_config" \
+    --train_data "$fdata/train" --valid_data "$fdata/dev" --labels "$fdata/labels.txt" $train_args
 }
-stage 3 train train --args "$task $tag $train_args" --in "$train_config $fdata/train/feats.scp" \
-  --out "$exp/checkpoints/$checkpoint"
+stage 3 train train --key "$tag" --args "$task $tag $train_args" --in "$train_config $fdata/train/feats.scp" \
+  --out "$exp/model.pt"
 
 evaluate() {
   local s
   for s in dev test; do
     $decode_cmd "$exp/log/eval_$s.log" \
-      python -m s2s.bin.evaluate_classifier --model "$exp/checkpoints/$checkpoint" --data "$fdata/$s" \
+      python -m s2s.bin.evaluate_classifier --model "$exp/model.pt" --data "$fdata/$s" \
         --out "$exp/eval_$s" --results RESULTS.md --tag "$tag" --set "$task/$s"
     echo "$tag $task/$s: $(head -n 1 "$exp/eval_$s/classification.txt")"
   done
 }
-stage 4 evaluate evaluate --args "$task $tag $checkpoint" --in "$exp/checkpoints/$checkpoint" \
+stage 4 evaluate evaluate --key "$tag" --args "$task $tag" --in "$exp/model.pt" \
   --out "$exp/eval_dev/confusion.png $exp/eval_test/confusion.png"

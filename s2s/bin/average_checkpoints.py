@@ -1,6 +1,6 @@
 """Average the last N checkpoints of an experiment into one model file.
 
-``python -m s2s.bin.average_checkpoints --exp-dir exp/NAME --num 5 [--kind epoch|step] [--out exp/NAME/model.avg.pt]``
+``python -m s2s.bin.average_checkpoints --exp-dir exp/NAME --num 5 [--kind epoch|step|last] [--out exp/NAME/model.avg.pt]``
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="s2s.bin.average_checkpoints", description=__doc__)
     p.add_argument("--exp-dir", required=True)
     p.add_argument("--num", type=int, default=5)
-    p.add_argument("--kind", choices=["epoch", "step"], default="epoch")
+    p.add_argument("--kind", choices=["epoch", "step", "last"], default="epoch",
+                   help="last: the model where training stopped (checkpoints/last.pt), --num ignored")
     p.add_argument("--out", help="default: EXP/model.avg.pt")
     a = p.parse_args(argv)
     out = Path(a.out) if a.out else Path(a.exp_dir) / "model.avg.pt"

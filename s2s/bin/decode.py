@@ -33,6 +33,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokens", help="tokens.txt (with --logprobs; else taken from the model)")
     p.add_argument("--out", required=True, help="output dir")
     p.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
+    p.add_argument("--settings", metavar="DECODE_YAML",
+                   help="decoder, LM, lexicon, weights and pruning from this decode.yaml (written by "
+                        "s2s.bin.tune_lm --decoding-for); options given here override it")
     p.add_argument("--dump-logprobs", action="store_true")
     p.add_argument("--nj", type=int, default=1)
     p.add_argument("--job", type=int, default=0, help="1-based job index (0: the whole set, OUT/text)")
@@ -42,13 +45,18 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def _decode(argv) -> int:
     from s2s.decode.datadir import decode_data_dir
+    from s2s.decode.settings import parse_with_settings
 
-    a = get_parser().parse_args(argv)
-    return run_main("s2s.bin.decode", decode_data_dir, a.out, model=a.model, data=a.data, logprobs=a.logprobs,
-                    tokens=a.tokens, decoder=a.decoder, beam_args=a, nj=a.nj, job=a.job, device=a.device,
-                    batch_seconds=a.batch_seconds, dump_logprobs=a.dump_logprobs)
+    a = parse_with_settings(get_parser(), argv)
+    return decode_data_dir(a.out, model=a.model, data=a.data, logprobs=a.logprobs, tokens=a.tokens,
+                           decoder=a.decoder, beam_args=a, nj=a.nj, job=a.job, device=a.device,
+                           batch_seconds=a.batch_seconds, dump_logprobs=a.dump_logprobs)
+
+
+def main(argv=None) -> int:
+    return run_main("s2s.bin.decode", _decode, argv)
 
 
 if __name__ == "__main__":

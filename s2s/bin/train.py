@@ -15,10 +15,29 @@ import sys
 from s2s.errors import run_main
 
 
+def _epilog(argv: list[str]) -> str:
+    """The config keys of the task named by ``--task`` or the ``--config`` file (default asr)."""
+    from s2s.config import load_yaml, parse_overrides
+    from s2s.errors import S2SError
+    from s2s.tasks.launch import config_help
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, rest = pre.parse_known_args([a for a in argv if a not in ("-h", "--help")])
+    try:
+        task = load_yaml(known.config).get("task", "asr") if known.config else "asr"
+        task = parse_overrides(rest).get("task", task)
+        return config_help(task)
+    except S2SError as e:
+        return f"(config keys not listed: {e})"
+
+
 def main(argv: list[str] | None = None) -> int:
     from s2s.tasks.launch import train
 
+    argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(prog="s2s.bin.train", description=__doc__,
+                                epilog=_epilog(argv) if {"-h", "--help"} & set(argv) else None,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="YAML experiment config")
     p.add_argument("--exp-dir", help="experiment directory (config.yaml, train.log, checkpoints/, tensorboard/)")

@@ -35,6 +35,7 @@ import contextlib
 import gzip
 import os
 import re
+import sys
 import tempfile
 import unicodedata
 from dataclasses import dataclass, field
@@ -374,6 +375,47 @@ def read_training_text(path, lowercase: bool = False) -> list[str]:
     return lines
 
 
+def unexpected_characters(lines: list[str], source="text") -> list[str]:
+    """Warnings for characters that usually mean the transcripts were not normalised: digits,
+    punctuation (apostrophes and hyphens inside words are fine) and upper-case letters in text
+    that is mostly lower case (or the other way round), each with counts and examples. A
+    character model learns each of them as a token of its own; numbers are better spelled out."""
+    digits: collections.Counter = collections.Counter()
+    punct: collections.Counter = collections.Counter()
+    upper: collections.Counter = collections.Counter()
+    lower: collections.Counter = collections.Counter()
+    for line in lines:
+        for i, ch in enumerate(line):
+            if ch.isdigit():
+                digits[ch] += 1
+            elif ch.isupper():
+                upper[ch] += 1
+            elif ch.islower():
+                lower[ch] += 1
+            elif unicodedata.category(ch).startswith(("P", "S")):
+                inside = 0 < i < len(line) - 1 and line[i - 1].isalpha() and line[i + 1].isalpha()
+                if not (ch in "'-’" and inside):
+                    punct[ch] += 1
+
+    def top(c: collections.Counter) -> str:
+        return ", ".join(f"{ch!r} {n}" for ch, n in c.most_common(8))
+
+    out = []
+    if digits:
+        out.append(f"{source}: {sum(digits.values())} digit(s) in the transcripts ({top(digits)}); "
+                   f"spell numbers out as they are spoken (for English, utils/data_dir_from_folder.sh does)")
+    if punct:
+        out.append(f"{source}: {sum(punct.values())} punctuation mark(s) or symbol(s) ({top(punct)}); "
+                   f"remove those that are not spoken, or each becomes a token to predict")
+    minority, majority, name = (upper, lower, "upper") if sum(lower.values()) >= sum(upper.values()) \
+        else (lower, upper, "lower")
+    if minority and majority:
+        out.append(f"{source}: {sum(minority.values())} {name}-case letter(s) in mostly {'lower' if name == 'upper' else 'upper'}"
+                   f"-case text ({top(minority)}); the two cases become different tokens: use one case "
+                   f"(prepare_tokens --lowercase)")
+    return out
+
+
 def character_vocabulary(chars, lowercase: bool = False) -> Vocabulary:
     """A char vocabulary over ``chars`` (spaces are the word separator, not characters)."""
     units = sorted({c for c in chars if not c.isspace()})
@@ -462,6 +504,8 @@ def prepare_lang(text, out, kind: str, vocab_size: int | None = None, lowercase:
                  num_threads: int = 1) -> Vocabulary:
     """Build the vocabulary of a Kaldi ``text`` table and write it as the lang dir ``out``."""
     lines = read_training_text(text, lowercase=lowercase)
+    for warning in unexpected_characters(lines, text):
+        print(f"prepare_tokens: warning: {warning}", file=sys.stderr)
     vocab = build_vocabulary(lines, kind, vocab_size=vocab_size, lowercase=lowercase, num_threads=num_threads,
                              source=str(text))
     vocab.save(out)

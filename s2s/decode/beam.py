@@ -80,14 +80,16 @@ class CtcBeamDecoder:
     separator, SentencePiece pieces mark word starts with ``▁``). ``beam``:
     hypotheses kept per frame;
     ``beam_threshold``: drop hypotheses this far below the best;
-    ``token_beam``: tokens tried per frame (the most probable ones; all by
-    default). ``lm_weight`` α, ``word_score`` β, ``unk_score``: the bonus for a
-    word outside the lexicon (``-inf`` forbids them).
+    ``token_beam``: tokens tried per frame (the most probable ones; ``None``:
+    all). Defaults: ``BEAM_DEFAULTS``, shared by decoding, tuning and transcription.
+    ``lm_weight`` α, ``word_score`` β, ``unk_score``: the bonus for a word outside the lexicon (``-inf`` forbids them).
     """
 
-    def __init__(self, vocab: Vocabulary, lm: str | None = None, lexicon: str | None = None, beam: int = 64,
-                 beam_threshold: float = 25.0, token_beam: int | None = None, lm_weight: float = 0.5,
-                 word_score: float = 0.0, unk_score: float = float("-inf"), nbest: int = 1):
+    def __init__(self, vocab: Vocabulary, lm: str | None = None, lexicon: str | None = None,
+                 beam: int = BEAM_DEFAULTS["beam"], beam_threshold: float = BEAM_DEFAULTS["beam_threshold"],
+                 token_beam: int | None = BEAM_DEFAULTS["token_beam"], lm_weight: float = BEAM_DEFAULTS["lm_weight"],
+                 word_score: float = BEAM_DEFAULTS["word_score"], unk_score: float = BEAM_DEFAULTS["unk_score"],
+                 nbest: int = 1):
         from flashlight.lib.text.decoder import ZeroLM
         from flashlight.lib.text.decoder.kenlm import KenLM
         from flashlight.lib.text.dictionary import Dictionary

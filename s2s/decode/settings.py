@@ -20,11 +20,27 @@ PATH_KEYS = ("lm", "lexicon")
 
 def read_decoding(model_path: Path) -> dict:
     """The settings of ``decode.yaml`` beside ``model_path`` (paths made absolute), or {} without one."""
+    f = Path(model_path).parent / DECODING_FILE
+    return read_decoding_file(f) if f.is_file() else {}
+
+
+def parse_with_settings(parser, argv=None):
+    """``parser.parse_args(argv)`` where ``--settings FILE`` (a decode.yaml) supplies the defaults of
+    the decoding options (decoder, LM, lexicon, weights, pruning); options given explicitly win."""
+    pre, _ = parser.parse_known_args(argv)
+    if getattr(pre, "settings", None):
+        parser.set_defaults(**read_decoding_file(Path(pre.settings)))
+    return parser.parse_args(argv)
+
+
+def read_decoding_file(f: Path) -> dict:
+    """The settings of one decode.yaml (LM and lexicon paths made absolute)."""
     from s2s.config import safe_load
 
-    f = Path(model_path).parent / DECODING_FILE
+    f = Path(f)
     if not f.is_file():
-        return {}
+        raise S2SError(f"{f}: decoding settings not found; utils/tune_lm.sh (python -m s2s.bin.tune_lm "
+                       f"--decoding-for MODEL) writes them")
     with open(f, encoding="utf-8") as fh:
         data = safe_load(fh) or {}
     if not isinstance(data, dict):

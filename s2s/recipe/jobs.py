@@ -32,7 +32,7 @@ everywhere::
 
     NNODES       number of nodes of this job (1 unless --num-nodes)
     NODE_RANK    this node's index, 0..NNODES-1 (SLURM_NODEID under srun)
-    MASTER_ADDR  host of node 0 (the batch host; localhost for run.pl)
+    MASTER_ADDR  host of node 0 (the batch host; 127.0.0.1 for run.pl)
     MASTER_PORT  a port derived from the job id (a free port for run.pl)
 
     torchrun --nnodes $NNODES --node_rank $NODE_RANK --nproc_per_node 4 \\
@@ -308,7 +308,7 @@ def report(prog: str, req: JobRequest, codes: dict[int, int], extra: dict[int, P
 
 def _free_port() -> int:
     with socket.socket() as s:
-        s.bind(("localhost", 0))
+        s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
@@ -318,7 +318,7 @@ def run_local_job(command: str, log: Path, threads: str = "1", limit_threads: bo
     ``limit_threads``: give the job ``threads`` OpenMP/MKL threads (unless the environment sets
     them), so parallel jobs do not each take every core."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, NNODES="1", NODE_RANK="0", MASTER_ADDR="localhost", MASTER_PORT=str(_free_port()))
+    env = dict(os.environ, NNODES="1", NODE_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
     if limit_threads and "OMP_NUM_THREADS" not in os.environ:
         env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     with open(log, "w", encoding="utf-8") as f:

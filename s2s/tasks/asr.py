@@ -100,6 +100,20 @@ class AsrTask(Task):
         "specaug_conf": None,    # SpecAugment inside the model, training only
         "max_frames": 0,
     }
+    help = {
+        "token_list": "the lang dir (or its tokens.txt) of s2s.bin.prepare_tokens",
+        "frontend_conf": "front end (type fbank|mfcc|logmel|spectrogram + options) when the training data "
+                         "dir has no frontend.yaml from utils/make_feats.sh (features then computed on the fly)",
+        "cmvn": "normalisation inside the model: global (cmvn.ark of the first train dir), utterance or none",
+        "cmvn_file": "global CMVN stats to use instead of TRAIN_DIR/cmvn.ark",
+        "encoder": "acoustic encoder family",
+        "encoder_conf": "encoder options, e.g. {preset: quartznet15x5} or {blocks: [...]}: the encoder's "
+                        "arguments (an unknown key is refused with the allowed ones)",
+        "model_conf": "options of the CTC model around the encoder (e.g. dropout before the output layer)",
+        "specaug_conf": "SpecAugment inside the model, training only, e.g. {freq_masks: 2, freq_width: 15, "
+                        "time_masks: 2, time_width: 0.05}; null: off",
+        "max_frames": "drop training utterances longer than this many feature frames (0: keep all)",
+    }
 
     def __init__(self, conf: dict):
         super().__init__(conf)

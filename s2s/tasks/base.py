@@ -35,6 +35,7 @@ class Task:
     cost_unit = "frames"       # what dataset lengths (and batch_frames) count
     throughput_unit = "items"  # what throughput() counts
     defaults: dict[str, Any] = {}
+    help: dict[str, str] = {}  # what each key of ``defaults`` means (s2s-train --help)
 
     def __init__(self, conf: dict):
         self.conf = conf

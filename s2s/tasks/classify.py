@@ -244,6 +244,21 @@ class ClassifyTask(Task):
         "cache_audio": False,      # keep decoded clips in memory (small corpora, augmented training)
         "skip_bad_audio": False,   # leave out clips that are not mono at the frontend's rate (logged)
     }
+    help = {
+        "labels": "labels file (one per line); default: labels.txt beside the training data dir",
+        "frontend_conf": "front end when the data dir has no frontend.yaml (features computed on the fly)",
+        "cmvn": "normalisation inside the model: global (cmvn.ark of the train dir), utterance or none",
+        "cmvn_file": "global CMVN stats to use instead of TRAIN_DIR/cmvn.ark",
+        "clip_seconds": "every clip is padded or cut to this length",
+        "model": "classifier network",
+        "model_conf": "the classifier's arguments",
+        "specaug_conf": "SpecAugment inside the model, training only; null: off",
+        "noise_conf": "waveform augmentations, training only: time_shift, background_noise (a data dir "
+                      "of noise), ...",
+        "label_smoothing": "label smoothing of the cross-entropy loss",
+        "cache_audio": "keep decoded clips in memory (small corpora with waveform augmentation)",
+        "skip_bad_audio": "leave out (and log) clips that are not mono at the front end's rate instead of failing",
+    }
 
     def __init__(self, conf: dict):
         super().__init__(conf)

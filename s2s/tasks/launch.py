@@ -27,6 +27,43 @@ def full_defaults(task_name: str) -> dict:
     return defaults
 
 
+def _choices() -> dict[str, list[str]]:
+    """Config keys that name a registered component, with the names they accept."""
+    import s2s.models  # noqa: F401  (registers the encoders and networks)
+    from s2s.models.classifiers import CLASSIFIERS
+    from s2s.models.lm import LMS
+    from s2s.models.registry import ENCODERS
+    from s2s.optim.build import OPTIMIZERS
+    from s2s.optim.schedulers import SCHEDULERS
+
+    return {"task": sorted(TASKS.names()), "encoder": ENCODERS.names(), "lm": LMS.names(),
+            "model": CLASSIFIERS.names(), "optim": OPTIMIZERS.names(), "scheduler": SCHEDULERS.names()}
+
+
+def key_help(task_name: str) -> dict[str, str]:
+    """What each config key of ``task_name`` means (trainer keys and the task's own)."""
+    from s2s.train.trainer import TRAIN_HELP
+
+    return {**TRAIN_HELP, **TASKS.get(task_name, context="config key 'task'").help}
+
+
+def config_help(task_name: str) -> str:
+    """The config keys of a task with their meaning and default, for ``s2s-train --help``."""
+    import json
+    import textwrap
+
+    defaults, helps, choices = full_defaults(task_name), key_help(task_name), _choices()
+    lines = [f"config keys of task {task_name!r} (in the YAML file, or --KEY VALUE on the command line; "
+             f"other tasks: s2s-train --task NAME --help):"]
+    for key, value in defaults.items():
+        text = helps.get(key, "")
+        if key in choices:
+            text += f" (one of: {', '.join(choices[key])})"
+        lines.append(f"  {key}: {json.dumps(value)}")
+        lines.append(textwrap.fill(text, width=100, initial_indent=" " * 6, subsequent_indent=" " * 6))
+    return "\n".join(lines)
+
+
 def resolve_config(config_path, overrides: list[str]) -> dict:
     from s2s.config import load_yaml, parse_overrides, resolve
 
@@ -56,9 +93,18 @@ def train(config, exp_dir, overrides: list[str] = (), resume: bool = False, dry_
     exp = Path(exp_dir) if exp_dir else None
     setup_logging(exp / "train.log" if exp and not dry_run else None, dist.is_main)
     seed_everything(conf["seed"])  # the same seed on every rank: identical initial weights
-    task = TASKS.get(conf["task"])(conf)
-    trainer = Trainer(conf, exp or Path("."), task, dist, resume=resume)
-    trainer.setup()
+    try:
+        task = TASKS.get(conf["task"])(conf)
+        trainer = Trainer(conf, exp or Path("."), task, dist, resume=resume)
+        trainer.setup()
+    except S2SError as e:
+        # A component's *_conf is checked when it is built: say which file (and line) holds it.
+        from s2s.config import config_source
+
+        source = config_source(config, overrides, str(e))
+        if source:
+            raise S2SError(f"{source}: {e}") from None
+        raise
     if dist.is_main:
         print(f"model: {human_count(trainer.num_params)} parameters ({trainer.num_params})")
         print(f"train: {len(trainer.train_set)} items in {len(trainer.sampler)} batches per epoch "

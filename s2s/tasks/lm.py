@@ -128,6 +128,13 @@ class LmTask(Task):
         "max_tokens": 0,       # drop training sentences with more tokens (0: keep all)
         "batch_frames": 4000,  # tokens (padded) per batch per rank
     }
+    help = {
+        "token_list": "the lang dir of the acoustic model whose hypotheses the LM rescores",
+        "lm": "language model network",
+        "lm_conf": "the network's arguments, e.g. {d_model: 256, num_layers: 4}",
+        "max_tokens": "drop training sentences with more tokens (0: keep all)",
+        "batch_frames": "tokens (padded) per batch per rank",
+    }
 
     def __init__(self, conf: dict):
         super().__init__(conf)

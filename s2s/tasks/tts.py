@@ -107,6 +107,16 @@ class TtsTask(Task):
         "max_frames": 0,         # drop longer training utterances (0: keep all)
         "plot_dir": None,        # alignment PNGs written here at every validation
     }
+    help = {
+        "frontend_conf": "log-mel settings when the data dir has no dumped features",
+        "model_conf": "Tacotron 2 arguments (n_mels and n_speakers are filled in)",
+        "stop_weight": "weight of the stop-token loss against the mel loss",
+        "stop_pos_weight": "weight of the one 'stop' frame per utterance in the stop-token loss",
+        "guided_attn_weight": "guided attention loss (Tachibana et al., 2017); 0: off",
+        "guided_attn_sigma": "its width, as a fraction of the text and decoder lengths",
+        "max_frames": "drop longer training utterances (0: keep all)",
+        "plot_dir": "alignment PNGs are written here at every validation",
+    }
 
     def __init__(self, conf: dict):
         super().__init__(conf)

@@ -76,8 +76,13 @@ def average_checkpoints(paths: list[Path], out) -> None:
 
 
 def average_last(exp_dir, num: int, kind: str, out) -> list[Path]:
-    """Average the last ``num`` checkpoints of ``kind`` (epoch | step) of an experiment into ``out``."""
-    ckpts = list_checkpoints(Path(exp_dir) / "checkpoints", kind)[-num:]
+    """Average the last ``num`` checkpoints of ``kind`` (epoch | step) of an experiment into ``out``;
+    kind ``last``: the model of ``checkpoints/last.pt`` (where a run stopped, epoch end or not)."""
+    if kind == "last":
+        last = Path(exp_dir) / "checkpoints" / "last.pt"
+        ckpts = [last] if last.is_file() else []
+    else:
+        ckpts = list_checkpoints(Path(exp_dir) / "checkpoints", kind)[-num:]
     if not ckpts:
         raise S2SError(f"{exp_dir}/checkpoints: no {kind} checkpoints to average")
     average_checkpoints(ckpts, out)

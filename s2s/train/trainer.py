@@ -54,6 +54,35 @@ TRAIN_DEFAULTS = {
     "valid_every_epochs": 1,
 }
 
+# What each trainer key means (s2s-train --help prints these with the defaults; a test checks
+# that every key of every task has one).
+TRAIN_HELP = {
+    "task": "what is trained: asr (CTC speech recognition), lm (language model), classify (keyword "
+            "spotting), tts (Tacotron 2)",
+    "seed": "random seed (weights, batch order, dropout); the same on every rank",
+    "train_data": "training data: a data dir (a list of them is concatenated); lm also takes text files",
+    "valid_data": "validation data dir(s), evaluated every valid_every_epochs epochs",
+    "max_epochs": "epochs to train",
+    "max_steps": "stop after this many optimizer steps (0: no limit)",
+    "batch_frames": "batch size as padded input frames per rank (tokens for lm); batches are built by length",
+    "max_batch_size": "at most this many items per batch per rank",
+    "sortagrad": "first epoch in ascending length order (DeepSpeech2's SortaGrad)",
+    "accum_grad": "accumulate gradients over this many batches per optimizer step",
+    "grad_clip": "clip the global gradient norm to this (0: off)",
+    "precision": "fp32, fp16 (torch.amp with dynamic loss scaling) or bf16",
+    "optim": "optimizer",
+    "optim_conf": "optimizer arguments, e.g. {lr: 0.01, weight_decay: 0.001, betas: [0.95, 0.5]}; "
+                  "larc: {eta: 0.001} wraps it in LARC",
+    "scheduler": "learning-rate schedule",
+    "scheduler_conf": "schedule arguments, e.g. {warmup_steps: 1000, min_lr: 1e-5}",
+    "ckpt_every_steps": "also checkpoint every N optimizer steps (0: at epoch ends only)",
+    "keep_checkpoints": "step checkpoints kept (epoch checkpoints are all kept)",
+    "log_every_steps": "log loss, learning rate and throughput every N steps",
+    "num_workers": "DataLoader worker processes (0: load in the training process)",
+    "device": "auto (cuda when available), cpu or cuda",
+    "valid_every_epochs": "validate every N epochs",
+}
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)

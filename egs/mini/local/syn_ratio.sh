@@ -27,6 +27,7 @@ num_speakers=8                            # synthetic speakers
 feats_config=conf/fbank.yaml
 train_config=conf/syn_train.yaml
 seed=1
+ngpu=auto                                 # GPUs for training (auto: all visible; 0: CPU)
 
 # shellcheck source=../cmd.sh
 . ./cmd.sh
@@ -54,12 +55,10 @@ for r in $ratios; do
   name=$(echo "$r" | tr ':' '_')
   utils/mix_data.sh --seed $seed "$r" data/train_nat data/train_nat_syn data/train_aug_$name
   exp=exp/syn_$name
-  $cuda_cmd $exp/log/train.log \
-    python -m s2s.bin.train --config $train_config --exp-dir $exp --train_data data/train_aug_$name \
-      --token_list data/lang --max_steps $steps
-  python -m s2s.bin.average_checkpoints --exp-dir $exp --num 1 --out $exp/model.pt
-  python -m s2s.bin.decode --model $exp/model.pt --data data/test --out $exp/decode_test
-  python - "$r" data/train_aug_$name/mix_info $exp/decode_test/text $steps >> $table.rows <<'PY'
+  utils/train.sh --cmd "$cuda_cmd" --ngpu $ngpu $exp -- --config $train_config --train_data data/train_aug_$name \
+    --token_list data/lang --max_steps $steps
+  utils/decode.sh --cmd "$decode_cmd" --nj $nj $exp/decode_test/greedy --model $exp/model.pt --data data/test
+  python - "$r" data/train_aug_$name/mix_info $exp/decode_test/greedy/text $steps >> $table.rows <<'PY'
 import sys
 from s2s.data.datadir import read_table
 from s2s.score.wer import score_texts

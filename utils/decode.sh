@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Decode with N parallel jobs of s2s.bin.decode and merge their shares into OUT.
 #
-#   local/decode.sh [--cmd utils/run.pl] [--nj 4] OUT DECODE-ARGS...
-#   e.g. local/decode.sh --nj 4 exp/x/decode_dev_clean/greedy --model exp/x/model.pt --data data/dev_clean
-#        local/decode.sh exp/x/decode_dev_clean/beam --logprobs .../logprobs.scp --tokens data/lang/tokens.txt \
-#          --decoder beam --lm data/lm/ngram.arpa --lm-weight 1.0 --word-score 1.0 --nbest 10
+#   utils/decode.sh [--cmd utils/run.pl] [--nj 4] OUT DECODE-ARGS...
+#   e.g. utils/decode.sh --nj 4 exp/x/decode_dev/greedy --model exp/x/model.pt --data data/dev --dump-logprobs
+#        utils/decode.sh exp/x/decode_dev/beam --logprobs exp/x/decode_dev/greedy/logprobs.scp \
+#          --tokens data/lang/tokens.txt --settings exp/x/decode.yaml --nbest 16
+#
+# DECODE-ARGS are s2s.bin.decode's (python -m s2s.bin.decode --help); --settings FILE takes the
+# decoder, LM, lexicon, weights and pruning from a decode.yaml (utils/tune_lm.sh writes one).
 #
 # Writes OUT/text, and OUT/logprobs.scp and OUT/nbest.jsonl when the jobs wrote shares of them.
 # OUT/text appears last, so a crash never leaves a text that looks complete.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Launch s2s.bin.train with torchrun on this node; run once per node by $cuda_cmd.
+# Launch s2s.bin.train with torchrun on this node; utils/train.sh runs it once per node through $cmd.
 #
-#   local/train.sh [--ngpu N] [--rdzv-id ID] -- TRAIN-ARGS...
+#   utils/torchrun.sh [--ngpu N] [--rdzv-id ID] -- TRAIN-ARGS...
 #
 # --ngpu 0 trains one process on the CPU (Gloo); N > 0 starts N processes (one per GPU, NCCL).
 # The job runner (utils/run.pl, slurm.pl) sets NNODES, NODE_RANK, MASTER_ADDR and MASTER_PORT:

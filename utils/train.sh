@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Train a model (any task: asr, lm, classify, tts) as one job of $cmd, then average its last
+# checkpoints into EXP/model.pt.
+#
+#   utils/train.sh [--cmd "$cuda_cmd"] [--ngpu auto] [--num-nodes 1] [--avg-num 5 --avg-kind epoch] \
+#       EXP -- TRAIN-ARGS...
+#   e.g. utils/train.sh --cmd "$cuda_cmd" --ngpu 8 --num-nodes 2 --avg-num 5 exp/jasper -- \
+#          --config conf/jasper10x5_dr.yaml --train_data data/train --valid_data data/dev --token_list data/lang
+#
+# The job is `utils/torchrun.sh` once per node: --ngpu processes per node (one per GPU, NCCL),
+# or one CPU process with --ngpu 0; --ngpu auto counts the GPUs nvidia-smi lists. $cmd is asked
+# for --gpu N and --num-nodes N (run.pl ignores them; slurm.pl/queue.pl map them to the scheduler).
+# The trainer always gets --exp-dir EXP --resume: a re-run after a crash continues from the last
+# checkpoint, a finished run returns at once, and a changed config starts afresh.
+# Log: EXP/log/train.log (and EXP/train.log, the trainer's own).
+set -euo pipefail
+
+cmd=utils/run.pl  # job runner for training (the recipe's $cuda_cmd)
+ngpu=auto         # GPUs per node (auto: all that nvidia-smi lists; 0: CPU)
+num_nodes=1       # nodes; > 1 needs a cluster runner (utils/slurm.pl)
+avg_num=1         # checkpoints averaged into EXP/model.pt
+avg_kind=last     # last (where training stopped; --avg-num ignored), epoch or step checkpoints
+
+. utils/parse_options.sh
+
+if [ $# -lt 1 ]; then
+  echo "Usage: $0 [--cmd CMD] [--ngpu N|auto] [--num-nodes N] [--avg-num N] EXP -- TRAIN-ARGS..." >&2
+  exit 1
+fi
+exp=$1; shift
+[ "${1:-}" = -- ] && shift
+if [ "$ngpu" = auto ]; then ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true); fi
+case $ngpu$num_nodes$avg_num in *[!0-9]*)
+  echo "$0: --ngpu, --num-nodes and --avg-num take whole numbers (got '$ngpu', '$num_nodes', '$avg_num')" >&2
+  exit 1 ;;
+esac
+mkdir -p "$exp/log"
+# shellcheck disable=SC2086
+$cmd --num-nodes "$num_nodes" --gpu "$ngpu" "$exp/log/train.log" \
+  utils/torchrun.sh --ngpu "$ngpu" --rdzv-id "$(basename "$exp")" -- --exp-dir "$exp" --resume "$@"
+python -m s2s.bin.average_checkpoints --exp-dir "$exp" --num "$avg_num" --kind "$avg_kind" --out "$exp/model.pt"
+last=$(grep -h " validation: " "$exp/train.log" 2>/dev/null | tail -n 1 || true)
+[ -n "$last" ] && echo "$exp: ${last##* INFO s2s.train: }; averaged model in $exp/model.pt"
+true
