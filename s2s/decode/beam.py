@@ -37,6 +37,7 @@ LN10 = math.log(10.0)
 # Pruning like pyctcdecode's defaults (beam_prune_logp -10, token_min_logp -5): several times
 # faster than no token pruning at equal WER (benchmarks/decode.py). Decoding and alpha/beta
 # tuning share these, so the tuned WER is the decoded one.
+END_PENALTY = -1.0e4  # log-prob of a non-<space> token on the closing frame (see CtcBeamDecoder.__call__)
 BEAM_DEFAULTS = {"beam": 64, "beam_threshold": 10.0, "token_beam": 5, "lm_weight": 0.5, "word_score": 0.0,
                  "unk_score": float("-inf"), "nbest": 1}
 # An LM vocabulary with more unspellable words than this is taken as written for other tokens.
@@ -218,10 +219,15 @@ class CtcBeamDecoder:
         if x.shape[0] == 0:
             return [Hypothesis("", [], 0.0, 0.0, self._lm_logprob([]), [])]
         x = np.ascontiguousarray(x, dtype=np.float32)
+        end = None
         if self.mode == "lexicon" and self.chars:
-            # Words are spelled with a closing <space>; a final frame that is certainly
-            # <space> (log-prob 0, so no change to am_score) closes the last word.
-            end = np.full((1, x.shape[1]), -1e30, dtype=np.float32)
+            # Words are spelled with a closing <space>; a final frame that is <space> (log-prob 0,
+            # so no change to am_score) closes the last word. Any other token there costs
+            # END_PENALTY, which is taken out of the score again: a hypothesis that must spend
+            # that frame on a letter to finish its word ranks below one that need not, yet such
+            # hypotheses keep their order among themselves (a penalty of -1e30 would swamp
+            # float32 and make them all tie, leaving the choice to the decoder's memory order).
+            end = np.full((1, x.shape[1]), END_PENALTY, dtype=np.float32)
             end[0, self.sil_id] = 0.0
             x = np.concatenate([x, end])
         n_frames = len(log_probs)
@@ -229,13 +235,17 @@ class CtcBeamDecoder:
         hyps, seen = [], set()
         for r in results:
             # r.tokens has the start state first, then one token per frame, then the end state.
-            toks = collapse(list(r.tokens)[1: 1 + n_frames], self.blank_id)
+            path = list(r.tokens)
+            toks = collapse(path[1: 1 + n_frames], self.blank_id)
             words = self._words(r, toks)
             key = tuple(words)
             if key in seen:
                 continue
             seen.add(key)
-            hyps.append(self._hypothesis(words, toks, float(r.emittingModelScore)))
+            am = float(r.emittingModelScore)
+            if end is not None and len(path) > 1 + n_frames:
+                am -= float(end[0, path[1 + n_frames]])
+            hyps.append(self._hypothesis(words, toks, am))
         hyps.sort(key=lambda h: -h.score)
         return hyps[: self.nbest]
 
