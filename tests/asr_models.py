@@ -14,6 +14,7 @@ import torch
 
 FBANK = {"type": "fbank", "num_mel_bins": 40}
 LOGMEL = {"type": "logmel", "num_mel_bins": 32}
+SPECTROGRAM = {"type": "spectrogram", "num_bins": 64}
 
 FAMILIES = {
     "ds2": ("ds2", {"conv_channels": [4], "conv_kernels": [[11, 11]], "conv_strides": [[2, 2]], "rnn_layers": 2,
@@ -48,7 +49,7 @@ def random_checkpoint(path: Path, family: str = "quartznet", frontend: dict | No
     vocab = character_vocabulary("abcdefghijklmnopqrstuvwxyz'")
     torch.manual_seed(seed)
     encoder, conf = FAMILIES[family]
-    args = {"encoder": encoder, "encoder_conf": conf, "input_dim": frontend["num_mel_bins"],
+    args = {"encoder": encoder, "encoder_conf": conf, "input_dim": frontend.get("num_mel_bins") or frontend["num_bins"],
             "vocab_size": len(vocab), "frontend": frontend, "cmvn": cmvn}
     model = build_model("asr", args)
     if cmvn == "global":

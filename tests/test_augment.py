@@ -200,7 +200,7 @@ def test_prob_zero_leaves_input_unchanged():
 
 
 def test_bad_augment_confs_are_errors():
-    with pytest.raises(S2SError, match="valid names: background_noise, specaug, specaugment, time_shift"):
+    with pytest.raises(S2SError, match="valid names: background_noise, specaug, specaugment, speed, time_shift"):
         build_augment({"type": "reverb"})
     with pytest.raises(S2SError, match="unknown key 'freq_mask'"):
         build_augment({"freq_mask": 2}, default_type="specaugment")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from asr_models import FAMILIES, FBANK, LOGMEL, random_checkpoint, speak, waveform
+from asr_models import FAMILIES, FBANK, LOGMEL, SPECTROGRAM, random_checkpoint, speak, waveform
 
 from s2s.errors import S2SError
 
@@ -45,12 +45,13 @@ def test_exported_model_equals_pytorch_on_speech(tmp_path, speech, family, fmt):
     assert exported.vocab.tokens == Recognizer.load(ckpt).vocab.tokens and exported.sample_rate == 16000
 
 
-def test_a_logmel_model_with_utterance_cmvn_exports_too(tmp_path, speech):
+@pytest.mark.parametrize("frontend,family", [(LOGMEL, "quartznet"), (SPECTROGRAM, "ds2")])
+def test_logmel_and_spectrogram_models_with_utterance_cmvn_export_too(tmp_path, speech, frontend, family):
     from s2s.decode.inference import Recognizer
     from s2s.decode.runtime import OnnxRecognizer
     from s2s.export import export_model
 
-    ckpt = random_checkpoint(tmp_path / "m.pt", "quartznet", frontend=LOGMEL, cmvn="utterance")
+    ckpt = random_checkpoint(tmp_path / "m.pt", family, frontend=frontend, cmvn="utterance")
     export_model(ckpt, "onnx", tmp_path / "m.onnx")
     ref = Recognizer.load(ckpt).logprobs(speech)
     for a, b in zip(ref, OnnxRecognizer(tmp_path / "m.onnx").logprobs(speech)):

@@ -114,6 +114,34 @@ def test_logmel_matches_kaldi_native_fbank_nemo(speech, window_ms, bins):
     assert np.abs(ref - out[: len(ref)]).max() <= 1e-3
 
 
+def psf_logpowspec(sig: np.ndarray, win: int, hop: int, nfft: int) -> np.ndarray:
+    """python_speech_features' framesig + logpowspec(norm=1) with numpy's Hann window, as
+    OpenSeq2Seq computes DeepSpeech2's spectrogram (written out here from its definition)."""
+    n = len(sig)
+    frames = 1 if n <= win else 1 + int(np.ceil((n - win) / hop))
+    padded = np.concatenate([sig.astype(np.float64), np.zeros((frames - 1) * hop + win - n)])
+    idx = np.arange(win)[None, :] + hop * np.arange(frames)[:, None]
+    f = padded[idx] * np.hanning(win)[None, :]
+    pow_spec = np.abs(np.fft.rfft(f, nfft)) ** 2 / nfft
+    pow_spec[pow_spec <= 1e-30] = 1e-30
+    lps = 10 * np.log10(pow_spec)
+    return lps - lps.max()
+
+
+@pytest.mark.parametrize("samples", [24000, 16001, 321, 200])
+def test_spectrogram_matches_openseq2seq_psf_definition(speech, samples):
+    wav = np.resize(speech, samples)
+    fe = build_frontend({"type": "spectrogram"})
+    out = fe.extract(wav, SR).numpy()
+    ref = psf_logpowspec(wav, 320, 160, 320)[:, :160]
+    assert out.shape == ref.shape == (fe.num_frames(samples), 160)
+    assert fe.dim == 160 and fe.frame_shift == 0.01
+    # float32 DFT vs float64 FFT: bins 60 dB below the peak carry float32 rounding
+    loud = ref > -60
+    assert np.abs(out - ref)[loud].max() < 0.05
+    assert np.abs(out - ref).mean() < 0.05
+
+
 def test_logmel_tone_peaks_in_its_mel_bin():
     fe = build_frontend({"type": "logmel", "num_mel_bins": 64})
     t = np.arange(SR) / SR
@@ -129,6 +157,7 @@ def test_logmel_tone_peaks_in_its_mel_bin():
     ({"type": "fbank"}, 399), ({"type": "fbank"}, 400), ({"type": "fbank"}, 16000),
     ({"type": "fbank", "snip_edges": False}, 16000), ({"type": "fbank", "snip_edges": False}, 100),
     ({"type": "mfcc"}, 12345), ({"type": "logmel"}, 1), ({"type": "logmel"}, 16001),
+    ({"type": "spectrogram"}, 1), ({"type": "spectrogram"}, 320), ({"type": "spectrogram"}, 16001),
 ])
 def test_num_frames_agrees_with_output(conf, samples):
     fe = build_frontend(conf)
@@ -161,7 +190,8 @@ def test_dither_is_seeded_and_reproducible(speech):
 
 @pytest.mark.parametrize("conf,match", [
     ({"num_mel_bins": 80}, "missing key 'type'"),
-    ({"type": "spectrogram"}, "unknown frontend 'spectrogram'"),
+    ({"type": "spectrogram_x"}, "unknown frontend 'spectrogram_x'"),
+    ({"type": "spectrogram", "num_bins": 200}, "key 'num_bins' must be between 1 and n_fft / 2 \\+ 1 = 161"),
     ({"type": "fbank", "num_mel_bin": 80}, "unknown key 'num_mel_bin'"),
     ({"type": "fbank", "num_mel_bins": "80"}, "key 'num_mel_bins' should be int"),
     ({"type": "fbank", "dither": "yes"}, "key 'dither' should be float"),
@@ -318,6 +348,7 @@ def test_make_feats_failure_leaves_no_feats_scp(tmp_path):
 @pytest.mark.parametrize("conf", [
     {"type": "fbank"}, {"type": "fbank", "snip_edges": False, "use_energy": True},
     {"type": "mfcc"}, {"type": "logmel"}, {"type": "logmel", "pad_mode": "reflect", "n_fft": 400},
+    {"type": "spectrogram"}, {"type": "spectrogram", "preemphasis": 0.97, "n_fft": 512},
 ])
 def test_a_padded_batch_gives_each_utterance_its_own_features(conf):
     fe = build_frontend(conf).eval()

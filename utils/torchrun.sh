@@ -3,7 +3,9 @@
 #
 #   utils/torchrun.sh [--ngpu N] [--rdzv-id ID] -- TRAIN-ARGS...
 #
-# --ngpu 0 trains one process on the CPU (Gloo); N > 0 starts N processes (one per GPU, NCCL).
+# --ngpu 0 trains one process on the CPU (Gloo); N > 0 starts N processes (one per GPU, NCCL);
+# auto counts the GPUs nvidia-smi lists on this node (the one that trains, not the one that
+# submitted the job); when it finds none, it says so and trains on the CPU in fp32.
 # The job runner (utils/run.pl, slurm.pl) sets NNODES, NODE_RANK, MASTER_ADDR and MASTER_PORT:
 #   NNODES=1: a single-node job (torchrun --standalone, a private rendezvous on this host);
 #   NNODES>1: every node's torchrun joins a c10d rendezvous at MASTER_ADDR:MASTER_PORT (hosted
@@ -11,16 +13,24 @@
 #             are assigned by the rendezvous, so NODE_RANK is not needed.
 set -euo pipefail
 
-ngpu=1        # processes (GPUs) per node; 0 = one CPU process
+ngpu=1        # processes (GPUs) per node; 0 = one CPU process; auto = the GPUs of this node
 rdzv_id=s2s   # rendezvous id shared by the nodes of one job
 
 . utils/parse_options.sh
 [ "${1:-}" = -- ] && shift
 
 nnodes=${NNODES:-1}
-nproc=$ngpu
 device_args=()
-if [ "$ngpu" -eq 0 ]; then nproc=1; device_args=(--device cpu); fi
+if [ "$ngpu" = auto ]; then
+  ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+  if [ "$ngpu" -eq 0 ]; then
+    echo "$0: WARNING: --ngpu auto found no GPU on $(hostname) (nvidia-smi lists none): training on the CPU in fp32" >&2
+    device_args=(--precision fp32)
+  fi
+fi
+case $ngpu in ''|*[!0-9]*) echo "$0: --ngpu takes a whole number or auto, got '$ngpu'" >&2; exit 1 ;; esac
+nproc=$ngpu
+if [ "$ngpu" -eq 0 ]; then nproc=1; device_args+=(--device cpu); fi
 # The job id keeps two runs of the same experiment from joining each other's rendezvous.
 rdzv_id="$rdzv_id-${SLURM_JOB_ID:-${JOB_ID:-local}}"
 
@@ -32,5 +42,5 @@ else
   launch=(--nnodes "$nnodes" --nproc-per-node "$nproc" --rdzv-backend c10d
           --rdzv-endpoint "$MASTER_ADDR:$MASTER_PORT" --rdzv-id "$rdzv_id" --max-restarts 0)
 fi
-echo "$0: node ${NODE_RANK:-0} of $nnodes on $(hostname): torchrun ${launch[*]}"
+echo "$0: node ${NODE_RANK:-0} of $nnodes on $(hostname): torchrun ${launch[*]} -m s2s.bin.train ${device_args[*]}"
 exec torchrun "${launch[@]}" -m s2s.bin.train "${device_args[@]}" "$@"

@@ -75,9 +75,9 @@ for p in $parts; do case $p in train-*) train_parts+=" ${p//-/_}" ;; *) dsets+="
 dev_sets=$(for s in $dsets; do case $s in dev_*) echo -n "$s " ;; esac; done)
 train_set=train; [ "$speed_perturb" = true ] && train_set=train_sp
 am_train=$train_set; [ "$syn_ratio" != 0 ] && am_train=train_aug
-if [ "$ngpu" = auto ]; then ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true); fi
-# The configs say fp16 (OpenSeq2Seq "mixed"); CPU training runs fp32 unless --precision says otherwise.
-[ -z "$precision" ] && [ "$ngpu" -eq 0 ] && precision=fp32
+# --ngpu auto is resolved by utils/torchrun.sh on the node that trains (fp32 there if it finds
+# no GPU). The configs say fp16 (OpenSeq2Seq "mixed"); --ngpu 0 trains fp32 unless --precision says otherwise.
+[ -z "$precision" ] && [ "$ngpu" = 0 ] && precision=fp32
 prec_args=""; [ -n "$precision" ] && prec_args="--precision $precision"
 [ -n "$train_parts" ] || { echo "$0: --parts has no train-* part to train on" >&2; exit 1; }
 mkdir -p exp
@@ -141,7 +141,7 @@ lang_and_lms() {
   local/prepare_ngram.sh --ngram $ngram --order $ngram_order --lm-dir $download_dir/lm data/lm
   if [ "$use_nnlm" = true ]; then
     # shellcheck disable=SC2086
-    utils/train.sh --cmd "$cuda_cmd" --ngpu $((ngpu > 0 ? 1 : 0)) exp/nnlm -- --config $nnlm_config \
+    utils/train.sh --cmd "$cuda_cmd" --ngpu "$ngpu" exp/nnlm -- --config $nnlm_config \
       --train_data $download_dir/lm/librispeech-lm-norm.txt.gz --valid_data data/dev_clean --token_list data/lang \
       $prec_args
   fi

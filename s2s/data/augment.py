@@ -12,7 +12,10 @@ from torch's global RNG, which the trainer seeds and the DataLoader re-seeds
 per worker and epoch, so runs are reproducible and epochs differ. With an
 explicit ``seed`` an augmenter owns a ``torch.Generator``: the same seed gives
 the same sequence of draws (inside a DataLoader worker the worker's seed is
-mixed in, so workers do not repeat each other).
+mixed in, so workers do not repeat each other). Inside ``draws_from(generator)``
+every augmenter draws from that generator instead: a dataset that seeds it from
+(seed, epoch, item) gets augmentations that do not depend on the number of
+workers or on where a resumed run picked up the epoch.
 
 Configs build these by name with ``build_augment``::
 
@@ -24,10 +27,13 @@ Configs build these by name with ``build_augment``::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,6 +42,18 @@ from s2s.errors import S2SError
 from s2s.registry import Registry
 
 AUGMENTS = Registry("augmentation")
+_override = threading.local()
+
+
+@contextlib.contextmanager
+def draws_from(generator: torch.Generator):
+    """Every augmenter (and RandomApply's coin) draws from ``generator`` inside the block."""
+    before = getattr(_override, "generator", None)
+    _override.generator = generator
+    try:
+        yield generator
+    finally:
+        _override.generator = before
 
 
 class Augment:
@@ -50,6 +68,9 @@ class Augment:
 
     def generator(self) -> torch.Generator | None:
         """The generator to draw from (None: torch's global RNG)."""
+        forced = getattr(_override, "generator", None)
+        if forced is not None:
+            return forced
         if self.seed is None:
             return None
         info = torch.utils.data.get_worker_info()
@@ -187,26 +208,29 @@ class WhiteNoise(Augment):
 class BackgroundNoise(Augment):
     """Mix a random excerpt of a random noise recording at an SNR drawn from [snr_min, snr_max] dB.
 
-    Noise comes from ``noise_files`` (paths or wav.scp-style specs) and/or a Kaldi
-    data directory ``noise_dir`` (its wav.scp). A recording shorter than the
-    speech is repeated. The SNR is the ratio of the whole utterance's power to the
-    added noise's power. Recordings are loaded (and resampled to the speech's
-    rate) on first use and a few are cached.
+    Noise comes from ``noise_files`` (paths or wav.scp-style specs) and/or
+    ``noise_dir``: a Kaldi data directory (its wav.scp) or a directory of audio files
+    searched recursively (e.g. MUSAN's ``noise/``). Every file is checked when the
+    augmenter is built, so an unreadable one stops training before it starts, by name. A
+    recording shorter than the speech is repeated. The SNR is the ratio of the whole
+    utterance's power to the added noise's power. Recordings are loaded (and resampled to
+    the speech's rate) on first use and a few are cached.
     """
 
     def __init__(self, noise_files: list[str] | None = None, noise_dir: str | None = None,
                  snr_min: float = 0.0, snr_max: float = 20.0, seed: int | None = None):
         super().__init__(seed)
+        if snr_min > snr_max:
+            raise S2SError(f"noise_conf: background_noise snr_min ({snr_min}) must be <= snr_max ({snr_max}); "
+                           "swap them")
         specs = list(noise_files or [])
         if noise_dir is not None:
-            from s2s.data.datadir import DataDir
-
-            specs += list(DataDir(noise_dir).wav_scp().values())
+            specs += noise_specs(noise_dir)
         if not specs:
             raise S2SError("noise_conf: background_noise needs noise_files (a list of wavs) or noise_dir "
-                           "(a data dir with wav.scp)")
-        if snr_min > snr_max:
-            raise S2SError(f"noise_conf: background_noise snr_min ({snr_min}) must be <= snr_max ({snr_max})")
+                           "(a directory of audio files, or a data dir with wav.scp)")
+        for spec in specs:
+            _check_readable(spec, noise_dir)
         self.specs = specs
         self.snr_min, self.snr_max = snr_min, snr_max
         self._load = functools.lru_cache(maxsize=32)(self._load_uncached)
@@ -244,6 +268,41 @@ class BackgroundNoise(Augment):
             return _like(x, was_tensor)
         gain = np.sqrt(signal_power / (noise_power * 10.0 ** (snr_db / 10.0)))
         return _like(x + gain * segment, was_tensor)
+
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".aiff", ".aif", ".au")
+
+
+def noise_specs(noise_dir: str) -> list[str]:
+    """The recordings of ``noise_dir``: its wav.scp entries, else its audio files (recursive, sorted)."""
+    d = Path(noise_dir)
+    if not d.is_dir():
+        raise S2SError(f"noise_conf: background_noise noise_dir {noise_dir}: no such directory")
+    if (d / "wav.scp").is_file():
+        from s2s.data.datadir import DataDir
+
+        return list(DataDir(noise_dir).wav_scp().values())
+    files = sorted(str(p) for p in d.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    if not files:
+        raise S2SError(f"noise_conf: background_noise noise_dir {noise_dir}: no audio files "
+                       f"({', '.join(AUDIO_SUFFIXES)}) and no wav.scp")
+    return files
+
+
+def _check_readable(spec: str, noise_dir: str | None) -> None:
+    """A plain file must open as audio (pipes and ark specs are checked when first used)."""
+    if spec.rstrip().endswith("|") or ":" in spec and not Path(spec).exists():
+        return
+    import soundfile as sf
+
+    try:
+        info = sf.info(spec)
+        if info.frames == 0:
+            raise ValueError("it has no samples")
+    except Exception as e:  # noqa: BLE001 - any reason makes the file unusable
+        where = f" (in noise_dir {noise_dir})" if noise_dir else ""
+        raise S2SError(f"noise_conf: background_noise: {spec}{where} cannot be used as noise: {e}; "
+                       "remove or replace it") from None
 
 
 def _sox_binary() -> str:
@@ -284,6 +343,45 @@ class TimeStretch(Augment):
         if len(x) == 0 or factor == 1.0:
             return _like(x, was_tensor)
         return _like(sox_tempo(x, sr, factor), was_tensor)
+
+
+@AUGMENTS.register("speed")
+class SpeedPerturb(Augment):
+    """Speed perturbation: play the audio ``f`` times faster, pitch and tempo together (Kaldi's and
+    OpenSeq2Seq's ``speed_perturbation_ratio``: the signal resampled from sr to sr / f, soxr HQ).
+
+    ``factors``: a list to choose from uniformly (``[0.9, 1.0, 1.1]``, Ko et al. 2015), or
+    ``min_factor``/``max_factor`` for a uniform draw.
+    """
+
+    def __init__(self, factors: list | None = None, min_factor: float | None = None,
+                 max_factor: float | None = None, seed: int | None = None):
+        super().__init__(seed)
+        if factors is None and min_factor is None and max_factor is None:
+            factors = [0.9, 1.0, 1.1]
+        if factors is not None and (min_factor is not None or max_factor is not None):
+            raise S2SError("noise_conf: speed takes factors (a list) or min_factor/max_factor, not both")
+        values = list(factors) if factors is not None else [min_factor, max_factor]
+        if any(not isinstance(v, (int, float)) or isinstance(v, bool) or v is None for v in values) or not values:
+            raise S2SError(f"noise_conf: speed factors must be numbers, got {values!r}")
+        if any(v <= 0 for v in values):
+            raise S2SError(f"noise_conf: speed factors must be > 0 (1.1 is 10 % faster), got {values!r}")
+        if factors is None and min_factor > max_factor:
+            raise S2SError(f"noise_conf: speed min_factor ({min_factor}) must be <= max_factor ({max_factor})")
+        self.factors = [float(v) for v in factors] if factors is not None else None
+        self.min_factor, self.max_factor = (None, None) if factors is not None else (min_factor, max_factor)
+
+    def __call__(self, wav, sr: int):
+        x, was_tensor = _to_numpy(wav)
+        if self.factors is not None:
+            factor = self.factors[self.randint(0, len(self.factors) - 1)]
+        else:
+            factor = self.uniform(self.min_factor, self.max_factor)
+        if len(x) == 0 or factor == 1.0:
+            return _like(x, was_tensor)
+        import soxr
+
+        return _like(soxr.resample(x, sr, sr / factor, quality="HQ"), was_tensor)
 
 
 @AUGMENTS.register("time_shift")
@@ -354,7 +452,7 @@ def build_augment(conf: dict | list | None, default_type: str | None = None, con
     out when ``default_type`` is given, e.g. ``"specaugment"`` for specaug_conf)
     or a list of such mappings, applied in order, or a mapping from type names to
     their arguments (``{specaug: {freq_masks: 2, ...}}``). Types: specaugment (alias
-    specaug), white_noise, background_noise, time_stretch, time_shift.
+    specaug), white_noise, background_noise, speed, time_stretch, time_shift.
     """
     if not conf:
         return None

@@ -514,6 +514,87 @@ class LogMel(Frontend):
         return (power @ self.mel + o["log_guard"]).log()
 
 
+@FRONTENDS.register("spectrogram")
+class Spectrogram(Frontend):
+    """Log power spectrogram, OpenSeq2Seq's ``input_type: spectrogram`` (DeepSpeech2's input).
+
+    As OpenSeq2Seq computes it through python_speech_features: frames of ``window_size``
+    every ``window_stride`` with a symmetric Hann window (numpy's ``hanning``), the last
+    frame zero-padded (``1 + ceil((N - win) / hop)`` frames, 1 for N <= win), power
+    ``|rfft(frame, n_fft)|^2 / n_fft`` with ``n_fft`` = the window length, ``10 log10``
+    floored at ``floor``, the utterance's maximum subtracted (``normalize_max``,
+    python_speech_features' ``norm=1``), and the first ``num_bins`` bins kept (160 of 161
+    for 20 ms at 16 kHz). Mean/variance normalisation is left to CMVN.
+    """
+
+    type = "spectrogram"
+
+    def __init__(self, sample_rate: int = 16000, num_bins: int = 160, window_size: float = 0.02,
+                 window_stride: float = 0.01, n_fft: int | None = None, window: str = "hann",
+                 preemphasis: float = 0.0, floor: float = 1e-30, normalize_max: bool = True,
+                 dither: float = 0.0, resample: bool = False, seed: int = 0):
+        opts = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        kind = self.type
+        _check(sample_rate > 0, "sample_rate", "must be positive", kind)
+        win = int(round(window_size * sample_rate))
+        hop = int(round(window_stride * sample_rate))
+        _check(win >= 2, "window_size", "is too short for the sample rate", kind)
+        _check(hop >= 1, "window_stride", "is too short for the sample rate", kind)
+        n_fft = n_fft or win
+        _check(n_fft >= win, "n_fft", f"must be >= the window length ({win} samples)", kind)
+        _check(0 < num_bins <= n_fft // 2 + 1, "num_bins", f"must be between 1 and n_fft / 2 + 1 = {n_fft // 2 + 1}",
+               kind)
+        _check(window in ("hann", "hamming", "rectangular"), "window", "must be hann, hamming or rectangular", kind)
+        _check(floor > 0, "floor", "must be positive", kind)
+        _check(dither >= 0, "dither", "must be >= 0", kind)
+        _check(0 <= preemphasis < 1, "preemphasis", "must be in [0, 1)", kind)
+        opts.update(n_fft=n_fft)
+        super().__init__(_plain(opts))
+        self.win, self.hop, self.n_fft = win, hop, n_fft
+        self.sample_rate = sample_rate
+        self.frame_shift = hop / sample_rate
+        self.dim = num_bins
+        if window == "hann":
+            w = torch.hann_window(win, periodic=False, dtype=torch.float64)
+        elif window == "hamming":
+            w = torch.hamming_window(win, periodic=False, dtype=torch.float64)
+        else:
+            w = torch.ones(win, dtype=torch.float64)
+        self.register_buffer("framing", framing_kernel(win), persistent=False)
+        # Only the kept bins are computed; 1 / n_fft folded into the DFT as 1 / sqrt(n_fft).
+        dft = dft_matrix(win, n_fft, w.float()) / math.sqrt(n_fft)
+        half = n_fft // 2 + 1
+        self.register_buffer("dft", torch.cat([dft[:, :num_bins], dft[:, half:half + num_bins]], dim=1),
+                             persistent=False)
+
+    def _frames(self, n: Tensor) -> Tensor:
+        t = 1 + torch.div(n - self.win + self.hop - 1, self.hop, rounding_mode="floor")
+        return torch.where(n > 0, t.clamp_min(1), torch.zeros_like(n))
+
+    def frame_lengths(self, lengths: Tensor) -> Tensor:
+        return self._frames(lengths.to(torch.long))
+
+    def compute(self, x, lengths, generator, dither):
+        o = self._options
+        n = x.shape[1]
+        t = max(1, 1 + (n - self.win + self.hop - 1) // self.hop)
+        if dither:
+            x = x + o["dither"] * self._noise(x.shape, x, generator)
+        p = o["preemphasis"]
+        if p:
+            x = torch.cat([x[:, :1], x[:, 1:] - p * x[:, :-1]], dim=1)
+        # Zeros past each utterance's end: its last frame is zero-padded as when alone.
+        x = _mask_samples(x, lengths)
+        x = torch.nn.functional.pad(x, (0, (t - 1) * self.hop + self.win - n))
+        power = power_spectrum(frames_of(x, self.framing, self.hop)[:, :t], self.dft)
+        logp = 10.0 * torch.log10(power.clamp_min(o["floor"]))
+        if o["normalize_max"]:
+            valid = torch.arange(t, device=x.device)[None, :] < self.frame_lengths(lengths).to(x.device)[:, None]
+            peak = logp.masked_fill(~valid[:, :, None], float("-inf")).amax(dim=(1, 2), keepdim=True)
+            logp = logp - peak
+        return logp
+
+
 def _plain(opts: dict) -> dict:
     """Config values as plain YAML-friendly Python scalars."""
     out = {}

@@ -87,10 +87,14 @@ class FeatureSource:
         src, n_frames = {}, {}
         if segs is None:
             durs = dd.table("utt2dur", required=False)
+            # Dumped frame counts serve as lengths too when the audio is read anyway (augmentation).
+            counted = dd.table("utt2num_frames", required=False) if dd.has("feats.scp") else {}
             for u, spec in wav.items():
                 src[u] = ("wav", spec, None)
                 if u in durs:
                     n_frames[u] = str(int(float(durs[u]) / shift))
+                elif u in counted:
+                    n_frames[u] = counted[u]
             return src, n_frames
         for u, (rec, start, end) in segs.items():
             if rec not in wav:

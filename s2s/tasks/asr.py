@@ -3,7 +3,10 @@
 The model owns its front end, normalisation and SpecAugment (``s2s.models.asr``);
 the dataset hands it unnormalised features as the front end computes them (read
 from feats.scp, or computed from wav.scp with the same front end module), and the
-task sets the model's global CMVN statistics from ``cmvn.ark``. Validation runs
+task sets the model's global CMVN statistics from ``cmvn.ark``. Waveform augmentation
+(``noise_conf``: speed perturbation, background noise, ...) makes the training set read
+audio and compute features on the fly, with draws seeded by (seed, epoch, utterance), so
+they do not depend on DataLoader workers and a resumed run sees the same. Validation runs
 the model once per batch for the loss and the greedy transcripts (WER by
 ``s2s.score``).
 """
@@ -31,11 +34,20 @@ FEATURE_SHIFT_FALLBACK = 0.01  # seconds per frame of features without a known f
 
 
 class AsrDataset:
-    """Utterances of one or more data dirs: unnormalised features, token ids, lengths for bucketing."""
+    """Utterances of one or more data dirs: unnormalised features, token ids, lengths for bucketing.
 
-    def __init__(self, data_dirs: list[str], vocab: Vocabulary, features: FeatureSource, max_frames: int = 0):
+    ``wave_augment`` (training): audio is read even where feats.scp exists, augmented, and
+    turned into features by the front end; item ``i`` of epoch ``e`` draws from a generator
+    seeded with (``seed``, e, i) (``set_epoch``, called by the trainer before each epoch).
+    """
+
+    def __init__(self, data_dirs: list[str], vocab: Vocabulary, features: FeatureSource, max_frames: int = 0,
+                 wave_augment=None, seed: int = 0):
         self.vocab = vocab
         self.features = features
+        self.wave_augment = wave_augment
+        self.seed = int(seed)
+        self.epoch = 0
         self.ids: list[str] = []
         self.targets: list[list[int]] = []
         self.lengths: list[int] = []
@@ -45,7 +57,7 @@ class AsrDataset:
         for d in data_dirs:
             dd = DataDir(d)
             text = dd.text()
-            src, n_frames = features.sources(dd)
+            src, n_frames = features.sources(dd, prefer_feats=wave_augment is None)
             for lineno, (u, words) in enumerate(text.items(), 1):
                 if u not in src:
                     raise S2SError(f"{dd.file('text')}:{lineno}: utterance {u!r} has no features/audio; "
@@ -69,8 +81,21 @@ class AsrDataset:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
     def __getitem__(self, i: int) -> dict:
-        return {"id": self.ids[i], "feats": self.features.load(self._src[i]),
+        if self.wave_augment is None:
+            feats = self.features.load(self._src[i])
+        else:
+            from s2s.data.augment import draws_from
+
+            gen = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + i)
+            with draws_from(gen):
+                wav = self.wave_augment(self.features.load_wave(self._src[i]), self.features.sample_rate)
+            frontend = self.features.frontend
+            feats = frontend.extract(wav, frontend.sample_rate, generator=gen)
+        return {"id": self.ids[i], "feats": feats,
                 "tokens": torch.tensor(self.targets[i], dtype=torch.long), "text": self.texts[i]}
 
 
@@ -87,6 +112,7 @@ def collate_asr(items: list[dict]) -> dict:
 class AsrTask(Task):
     name = "asr"
     model_name = "asr"
+    vocab_layers = ("head.",)
     cost_unit = "feature frames"
     throughput_unit = "audio-s"
     defaults = {
@@ -98,6 +124,7 @@ class AsrTask(Task):
         "encoder_conf": {},
         "model_conf": {},
         "specaug_conf": None,    # SpecAugment inside the model, training only
+        "noise_conf": None,      # waveform augmentation of the training set: speed, background_noise, ...
         "max_frames": 0,
     }
     help = {
@@ -112,6 +139,10 @@ class AsrTask(Task):
         "model_conf": "options of the CTC model around the encoder (e.g. dropout before the output layer)",
         "specaug_conf": "SpecAugment inside the model, training only, e.g. {freq_masks: 2, freq_width: 15, "
                         "time_masks: 2, time_width: 0.05}; null: off",
+        "noise_conf": "waveform augmentation of the training set (features then computed on the fly from the "
+                      "audio), a list applied in order, e.g. [{type: speed, factors: [0.9, 1.0, 1.1]}, "
+                      "{type: background_noise, noise_dir: /data/musan/noise, snr_min: 0, snr_max: 15, prob: 0.5}]; "
+                      "types: speed, background_noise, white_noise, time_stretch, time_shift",
         "max_frames": "drop training utterances longer than this many feature frames (0: keep all)",
     }
 
@@ -134,8 +165,10 @@ class AsrTask(Task):
         dirs = as_list(self.conf.get("train_data" if split == "train" else "valid_data"))
         if not dirs:
             return None
+        augment = self._wave_augment() if split == "train" else None
         ds = AsrDataset(dirs, self.vocab, self.features,
-                        max_frames=self.conf.get("max_frames", 0) if split == "train" else 0)
+                        max_frames=self.conf.get("max_frames", 0) if split == "train" else 0,
+                        wave_augment=augment, seed=int(self.conf.get("seed", 1)))
         dim = int(ds[0]["feats"].shape[1])
         if self._input_dim is None:
             self._input_dim = dim
@@ -143,6 +176,22 @@ class AsrTask(Task):
             raise S2SError(f"{dirs[0]}: features have dim {dim}, the front end gives {self._input_dim}; "
                            f"recompute them with one front end config")
         return ds
+
+    def _wave_augment(self):
+        spec = self.conf.get("noise_conf")
+        if not spec:
+            return None
+        from s2s.data.augment import build_augment
+
+        augment = build_augment(spec, context="noise_conf")
+        if augment.kind != "wave":
+            raise S2SError("config key 'noise_conf': holds SpecAugment; put it in specaug_conf (it runs inside "
+                           "the model)")
+        if self.frontend is None:
+            raise S2SError("config key 'noise_conf': waveform augmentation needs a front end to compute features "
+                           "from the augmented audio; the training data has dumped features without frontend.yaml "
+                           "(re-dump them with utils/make_feats.sh) or set frontend_conf")
+        return augment
 
     def collate(self, items):
         return collate_asr(items)

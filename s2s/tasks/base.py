@@ -32,6 +32,7 @@ TASKS = Registry("task")
 class Task:
     name = "base"
     model_name = "base"        # the model kind in s2s.models.registry.MODELS
+    vocab_layers: tuple[str, ...] = ()  # parameter-name prefixes tied to the vocabulary/labels (init_from)
     cost_unit = "frames"       # what dataset lengths (and batch_frames) count
     throughput_unit = "items"  # what throughput() counts
     defaults: dict[str, Any] = {}

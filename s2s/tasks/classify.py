@@ -228,6 +228,7 @@ def collate_classify(items: list[dict]) -> dict:
 class ClassifyTask(Task):
     name = "classify"
     model_name = "classifier"
+    vocab_layers = ("net.fc.",)
     cost_unit = "feature frames"
     throughput_unit = "clips"
     defaults = {

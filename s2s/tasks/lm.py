@@ -119,6 +119,7 @@ class LmDataset:
 class LmTask(Task):
     name = "lm"
     model_name = "lm"
+    vocab_layers = ("embed.", "out.")
     cost_unit = "tokens"
     throughput_unit = "tokens"
     defaults = {

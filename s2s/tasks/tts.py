@@ -95,6 +95,7 @@ def make_collate(reduction: int, pad_id: int):
 class TtsTask(Task):
     name = "tts"
     model_name = "tacotron2"
+    vocab_layers = ("encoder.embedding.",)
     cost_unit = "mel frames"
     throughput_unit = "audio-s"
     defaults = {

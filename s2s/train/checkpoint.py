@@ -85,6 +85,16 @@ def average_last(exp_dir, num: int, kind: str, out) -> list[Path]:
         ckpts = list_checkpoints(Path(exp_dir) / "checkpoints", kind)[-num:]
     if not ckpts:
         raise S2SError(f"{exp_dir}/checkpoints: no {kind} checkpoints to average")
+    if kind == "epoch" and len(ckpts) < num:
+        last = Path(exp_dir) / "checkpoints" / "last.pt"
+        trained = read_checkpoint(last)["train_state"]["epoch"] if last.is_file() else len(ckpts)
+        if trained >= num:
+            keep = read_checkpoint(last)["train_state"]["conf"].get("keep_epoch_checkpoints")
+            raise S2SError(f"{exp_dir}/checkpoints: {num} epoch checkpoints asked for averaging but the run kept "
+                           f"only {len(ckpts)} (keep_epoch_checkpoints: {keep}); set keep_epoch_checkpoints to at "
+                           f"least {num} in the config, or average fewer (--num / utils/train.sh --avg-num)")
+        print(f"average_checkpoints: the run has {len(ckpts)} epoch checkpoints, fewer than --num {num}: "
+              f"averaging those")
     average_checkpoints(ckpts, out)
     print(f"averaged {len(ckpts)} checkpoints ({', '.join(c.name for c in ckpts)}) into {out}")
     return ckpts

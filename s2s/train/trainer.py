@@ -26,6 +26,7 @@ from s2s.errors import S2SError
 from s2s.models.checkpoint import read_checkpoint, save_checkpoint
 from s2s.train import checkpoint as ckpt_lib
 from s2s.train.distributed import DistInfo, all_reduce_sum, barrier
+from s2s.train.init import check_init_conf, freeze, init_from_checkpoint
 
 log = logging.getLogger("s2s.train")
 
@@ -47,7 +48,10 @@ TRAIN_DEFAULTS = {
     "scheduler": "constant",
     "scheduler_conf": {},
     "ckpt_every_steps": 0,     # also checkpoint every N steps (0: epochs only)
-    "keep_checkpoints": 3,     # step checkpoints kept (epoch checkpoints are all kept)
+    "keep_checkpoints": 3,     # step checkpoints kept
+    "keep_epoch_checkpoints": 5,  # epoch checkpoints kept, the newest (0: all); averaging uses the newest
+    "init_from": None,         # initialise from another checkpoint (fine-tuning); see init_conf
+    "init_conf": {},           # {map: {src_prefix: dst_prefix}, exclude: [prefix], freeze: [prefix]}
     "log_every_steps": 20,
     "num_workers": 0,
     "device": "auto",
@@ -76,7 +80,17 @@ TRAIN_HELP = {
     "scheduler": "learning-rate schedule",
     "scheduler_conf": "schedule arguments, e.g. {warmup_steps: 1000, min_lr: 1e-5}",
     "ckpt_every_steps": "also checkpoint every N optimizer steps (0: at epoch ends only)",
-    "keep_checkpoints": "step checkpoints kept (epoch checkpoints are all kept)",
+    "keep_checkpoints": "step checkpoints kept (the newest)",
+    "keep_epoch_checkpoints": "epoch checkpoints kept, the newest (0: all). utils/train.sh averages the newest "
+                              "--avg-num of them, so keep at least that many; each holds the model and the "
+                              "optimizer state (about 3x the parameters x 4 bytes with Adam or NovoGrad)",
+    "init_from": "a checkpoint to initialise the model from before training (fine-tuning): every tensor whose "
+                 "name (after init_conf.map) and shape match is copied, the rest stays freshly initialised "
+                 "and is listed in the log; layers tied to the vocabulary are re-initialised when the "
+                 "vocabulary differs. Used only when the run starts, not when it resumes",
+    "init_conf": "options of init_from: map {source prefix: model prefix} renames tensors, exclude [prefix] "
+                 "keeps those freshly initialised, freeze [prefix] stops training those parameters "
+                 "(e.g. {freeze: [frontend., encoder.]})",
     "log_every_steps": "log loss, learning rate and throughput every N steps",
     "num_workers": "DataLoader worker processes (0: load in the training process)",
     "device": "auto (cuda when available), cpu or cuda",
@@ -102,6 +116,13 @@ class Trainer:
         precision = conf["precision"]
         if precision not in ("fp32", "fp16", "bf16"):
             raise S2SError(f"config key 'precision' must be fp32, fp16 or bf16, got {precision!r}")
+        if precision != "fp32" and self.device.type == "cpu" and dist.is_main:
+            import socket
+
+            log.warning("precision %s on the CPU of %s: no GPU is visible to this process "
+                        "(CUDA_VISIBLE_DEVICES=%s). Training will be slow; if a GPU was expected, check the job's "
+                        "GPU request (--ngpu) and the node", precision, socket.gethostname(),
+                        os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
         self.precision = precision
         self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
 
@@ -118,7 +139,14 @@ class Trainer:
             self.train_set.lengths, conf["batch_frames"], conf["max_batch_size"], seed=conf["seed"],
             sortagrad=conf["sortagrad"], world_size=self.dist.world_size, rank=self.dist.rank,
         )
-        self.model = self.task.build_model().to(self.device)
+        self.model = self.task.build_model()
+        init_conf = check_init_conf(conf.get("init_conf"))
+        if conf.get("init_from") and not (self.resume and (self.ckpt_dir / "last.pt").is_file()):
+            init_from_checkpoint(self.model, conf["init_from"], init_conf, list(self.task.vocab_layers),
+                                 self.task.extra_meta())
+        if init_conf["freeze"]:
+            freeze(self.model, init_conf["freeze"])
+        self.model = self.model.to(self.device)
         self.num_params = sum(p.numel() for p in self.model.parameters())
         self.steps_per_epoch = max(1, len(self.sampler) // conf["accum_grad"])
         self.optimizer = build_optimizer(conf["optim"], conf["optim_conf"], self.model)
@@ -171,6 +199,7 @@ class Trainer:
             "step": self.step,
             "epoch": self.epoch,
             "batch_pos": self.batch_pos,
+            "epoch_batches": len(self.sampler.epoch_global_batches(self.epoch)),
             "skipped_steps": self.skipped_steps,
             "rng": ckpt_lib.rng_state(),
             "conf": self.conf,
@@ -185,8 +214,35 @@ class Trainer:
             steps = ckpt_lib.list_checkpoints(self.ckpt_dir, "step")
             for old in steps[: max(0, len(steps) - self.conf["keep_checkpoints"])]:
                 old.unlink(missing_ok=True)
+            keep = self.conf["keep_epoch_checkpoints"]
+            if keep > 0:
+                epochs = ckpt_lib.list_checkpoints(self.ckpt_dir, "epoch")
+                for old in epochs[: max(0, len(epochs) - keep)]:
+                    old.unlink(missing_ok=True)
         barrier(self.dist)
         return path
+
+    def _restart_reason(self, ck: dict, old_conf: dict) -> str | None:
+        """Why the checkpoint cannot be continued with this config (None: it can).
+
+        A run continues whatever else changed (more epochs or steps, another lr, batch size,
+        augmentation, ...); it restarts when the checkpoint's model does not fit this config's
+        model, or the task, optimizer or LR policy is another one."""
+        for key in ("task", "optim", "scheduler"):
+            if key in old_conf and old_conf[key] != self.conf[key]:
+                return f"the {key} is another ({old_conf[key]} -> {self.conf[key]})"
+        mine = self.model.state_dict()
+        theirs = ck["model"]
+        for name in sorted(set(mine) | set(theirs)):
+            if name not in mine or name not in theirs:
+                return f"the model's layers differ ({name} only in the {'checkpoint' if name in theirs else 'config'})"
+            if tuple(mine[name].shape) != tuple(theirs[name].shape):
+                return (f"the model's shape differs ({name}: {tuple(theirs[name].shape)} in the checkpoint, "
+                        f"{tuple(mine[name].shape)} now)")
+        saved = [len(g["params"]) for g in ck["train_state"]["optimizer"]["param_groups"]]
+        if saved != [len(g["params"]) for g in self.optimizer.param_groups]:
+            return "the trained parameters are others (init_conf.freeze or exclude_from_weight_decay changed)"
+        return None
 
     def _load_latest(self) -> None:
         path = self.ckpt_dir / "last.pt"
@@ -195,24 +251,43 @@ class Trainer:
             return
         ck = read_checkpoint(path)
         st = ck["train_state"]
-        changed = _changed_keys(st.get("conf", {}), self.conf)
-        if changed:
+        old_conf = st.get("conf", {})
+        changed = _changed_keys(old_conf, self.conf)
+        restart = self._restart_reason(ck, old_conf)
+        if restart:
             # A re-run with another config is a new experiment, not a continuation: keep the
             # old checkpoints aside instead of mixing two runs.
             aside = self.ckpt_dir.with_name(f"checkpoints.prev-{time.strftime('%Y%m%d-%H%M%S')}")
             if self.dist.is_main:
                 self.ckpt_dir.rename(aside)
             barrier(self.dist)
-            log.warning("--resume: the config changed (%s); previous checkpoints moved to %s, starting afresh",
-                        ", ".join(changed), aside)
+            log.warning("--resume: the config changed (%s) and %s; previous checkpoints moved to %s, "
+                        "starting afresh", ", ".join(changed), restart, aside)
             return
         self.model.load_state_dict(ck["model"])
+        # The optimizer's state (moments) continues; its settings and the schedule's come from
+        # this config, so a changed lr or weight decay takes effect from here on.
+        fresh = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
         self.optimizer.load_state_dict(st["optimizer"])
-        self.scheduler.load_state_dict(st["scheduler"])
-        self.scaler.load_state_dict(st["scaler"])
+        for group, settings in zip(self.optimizer.param_groups, fresh):
+            group.update({k: v for k, v in settings.items() if k != "lr"})
+        sched = dict(st["scheduler"], base_lrs=[g["initial_lr"] for g in fresh])
+        self.scheduler.load_state_dict(sched)
+        if st["conf"].get("precision") == self.precision:
+            self.scaler.load_state_dict(st["scaler"])
         self.step, self.epoch, self.batch_pos = st["step"], st["epoch"], st["batch_pos"]
         self.skipped_steps = st["skipped_steps"]
+        batching = ("batch_frames", "max_batch_size", "accum_grad", "train_data", "seed", "sortagrad")
+        if self.batch_pos and any(old_conf.get(k) != self.conf.get(k) for k in batching):
+            # The epoch's batches are different now: go on from the same share of the epoch.
+            new_n = len(self.sampler.epoch_global_batches(self.epoch))
+            old_n = st.get("epoch_batches") or new_n
+            self.batch_pos = min(new_n, round(self.batch_pos / max(old_n, 1) * new_n))
+            self.batch_pos -= self.batch_pos % self.conf["accum_grad"]
         ckpt_lib.set_rng_state(st["rng"])
+        if changed:
+            log.info("--resume: continuing with a changed config: %s",
+                     "; ".join(f"{k}: {_get(old_conf, k)!r} -> {_get(self.conf, k)!r}" for k in changed))
         log.info("resumed from %s: epoch %d, batch %d, step %d", path, self.epoch + 1, self.batch_pos, self.step)
 
     # ------------------------------------------------------------------ loop
@@ -247,6 +322,8 @@ class Trainer:
             n_batches = len(global_batches) - len(global_batches) % accum
             todo = global_batches[self.batch_pos:n_batches]
             shards = [self.sampler.shard(b) for b in todo]
+            if hasattr(self.train_set, "set_epoch"):  # per-epoch randomness of the data (augmentation)
+                self.train_set.set_epoch(self.epoch)
             loader = self._loader(shards, self.train_set, self.epoch)
             self.ddp_model.train()
             progress = _progress(len(todo), f"epoch {self.epoch + 1}", self.dist.is_main)
@@ -337,6 +414,8 @@ class Trainer:
             self.scaler.update()
             if self.scaler.get_scale() < scale_before:
                 self.skipped_steps += 1
+                log.warning("step %d: gradients overflowed in fp16, step skipped (%d so far); loss scale now %g",
+                            self.step + 1, self.skipped_steps, self.scaler.get_scale())
         elif finite:
             self.optimizer.step()
         else:
@@ -380,6 +459,12 @@ def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
         elif a != b:
             out.append(f"{prefix}{k}")
     return out
+
+
+def _get(conf: dict, dotted: str):
+    for part in dotted.split("."):
+        conf = conf.get(part) if isinstance(conf, dict) else None
+    return conf
 
 
 def _total_norm(model) -> torch.Tensor:

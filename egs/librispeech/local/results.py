@@ -63,6 +63,17 @@ def count_params(model_path: Path) -> int:
     return sum(int(v.numel()) for k, v in ck["model"].items() if torch.is_tensor(v) and "num_batches" not in k)
 
 
+def gpus_per_node(ngpu: str, log_text: str) -> int:
+    """--ngpu, or with auto what utils/torchrun.sh found on the node (its last launch line)."""
+    if ngpu != "auto":
+        return int(ngpu)
+    launches = re.findall(r"torchrun .*--nproc-per-node (\d+).*", log_text)
+    lines = re.findall(r"torchrun .*--nproc-per-node .*", log_text)
+    if not launches or "--device cpu" in lines[-1]:
+        return 0
+    return int(launches[-1])
+
+
 def run_info(args) -> None:
     import yaml
 
@@ -78,7 +89,7 @@ def run_info(args) -> None:
     info = {
         "config": args.config,
         "parameters": count_params(exp / "model.pt"),
-        "gpus_per_node": int(args.ngpu),
+        "gpus_per_node": gpus_per_node(args.ngpu, text),
         "nodes": int(args.num_nodes),
         "precision": conf.get("precision", "?"),
         "train_set": args.train_set,
