@@ -39,6 +39,17 @@ def data(tmp_path_factory):
     corpus = make_toy_corpus(root, n_train=16, n_valid=4, dim=64)
     cmvn(corpus["train"])
     rng = np.random.default_rng(0)
+    import soundfile as sf
+
+    # Configs with waveform augmentation (noise_conf) read the training audio through the front end
+    # the features were dumped with.
+    train, audio = corpus["train"], root / "asr_wav"
+    audio.mkdir()
+    utts = [line.split()[0] for line in (train / "utt2spk").read_text().splitlines()]
+    for u in utts:
+        sf.write(audio / f"{u}.wav", (0.1 * rng.standard_normal(8000)).astype(np.float32), 16000)
+    (train / "wav.scp").write_text("".join(f"{u} {audio / u}.wav\n" for u in utts))
+    (train / "frontend.yaml").write_text((ROOT / "egs/librispeech/conf/logmel64.yaml").read_text())
     # keyword spotting: 1 s clips of 64 log-mel features, labels in text
     labels = ["_silence_", "_unknown_", "yes", "no"]
     kws = root / "kws" / "train"

@@ -23,6 +23,7 @@ import subprocess
 from pathlib import Path
 
 from s2s.data.datadir import DataDir
+from s2s.data.download import safe_extract
 from tests.corpora import SENTENCES, make_librispeech, md5sum, serve_directory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +87,7 @@ def tiny_args(server_url: str, md5_file: Path) -> list[str]:
             "--lm-files", " ".join(LM_FILES), "--nj", "2", "--ngpu", "0",
             "--feats-config", "conf/test_fbank.yaml", "--train-config", "conf/test_tiny.yaml",
             "--syn-ratio", "50:50", "--syn-speakers", "2", "--nnlm-config", "conf/test_tiny_lm.yaml",
+            "--speed-perturb", "true",
             "--use-ngram", str(USE_NGRAM).lower(), "--use-nnlm", str(USE_NNLM).lower(),
             # the 4-gram from the LM corpus with KenLM (the fake OpenSLR ARPA is a unigram, which KenLM refuses)
             "--ngram", "kenlm", "--ngram-order", "3",
@@ -151,6 +153,32 @@ def test_recipe_from_download_to_results(tmp_path):
         assert "start" not in again.stdout.replace("stage 0 (download)", ""), again.stdout
         assert (work / "RESULTS.md").read_text() == results
     assert "stage 9 (score): done" in first.stdout
+
+
+def test_an_existing_copy_and_data_prep_only_download_nothing(tmp_path):
+    """--librispeech-dir with --stop-stage 1: no archive and no LM file is fetched, and a run
+    that only prepares data needs no train part."""
+    corpus = make_librispeech(tmp_path / "ls", parts=("dev-clean",), speakers=1, utts_per_speaker=2,
+                              lm_files=LM_FILES)
+    copy = tmp_path / "copy"
+    safe_extract(corpus["archives"]["dev-clean"], copy, quiet=True)
+    work = recipe_copy(tmp_path)
+    with serve_directory(corpus["mirror"]) as server:
+        proc = run_recipe(work, "--base-url", server.url, "--librispeech-dir", str(copy / "LibriSpeech"),
+                          "--parts", "dev-clean", "--stop-stage", "1")
+        assert server.requests == [], server.requests
+    assert "stage 1 (data): done" in proc.stdout
+    assert set(DataDir(work / "data" / "dev_clean").text()) == set(corpus["text"]["dev-clean"])
+
+
+def test_training_stages_without_a_train_part_say_which_option_to_change(tmp_path):
+    work = recipe_copy(tmp_path)
+    proc = run_recipe(work, "--parts", "dev-clean", "--stop-stage", "6", check=False)
+    assert proc.returncode == 2
+    assert "--parts has no train-* part" in proc.stderr and "--stop-stage 1" in proc.stderr
+    assert not (work / "downloads").exists()
+    bad = run_recipe(work, "--decoding", "published", check=False)
+    assert bad.returncode == 2 and "--decoding must be tuned or openseq2seq" in bad.stderr
 
 
 def test_unknown_option_is_refused_with_its_name(tmp_path):

@@ -5,14 +5,17 @@
 #   0  download OpenSLR 12 (--parts) and 11 (--lm-files): resumed, MD5-checked, safely extracted
 #      (--librispeech-dir DIR uses an existing copy of LibriSpeech/ instead of downloading parts)
 #   1  data prep: data/<part> (dev_clean, ...) and data/train (all train-* parts), validated
-#   2  speed perturbation of data/train: data/train_sp (0.9, 1.0, 1.1)
+#   2  offline speed perturbation of data/train: data/train_sp (0.9, 1.0, 1.1), with --speed-perturb true
+#      (the OpenSeq2Seq configs that perturb do it on the fly instead: noise_conf)
 #   3  features for every set through $train_cmd (--nj), global CMVN of the training set
 #   4  synthetic speech: synthesize LM-corpus sentences, mix natural:synthetic at --syn-ratio
-#      (default 50:50, as in the Jasper paper) into data/train_aug (skipped with --syn-ratio 0)
+#      (the Jasper paper: 50:50) into data/train_aug; off by default (--syn-ratio 0): on egs/mini
+#      every share of engine speech raised WER (README "Synthetic speech")
 #   5  tokens (characters, or SentencePiece with --nbpe N) and LMs: the n-gram (OpenSLR 4-gram
 #      or one built with KenLM, --ngram) and the neural LM (--use-nnlm)
 #   6  train the acoustic model with torchrun: --ngpu per node, --num-nodes through $cuda_cmd
 #   7  decode dev/test sets: greedy, and beam search + n-gram with alpha/beta tuned on dev
+#      (--decoding openseq2seq: the published beam 2048 + 6-gram + alpha 2.0, beta -0.2)
 #   8  rescore the beam n-best lists with the neural LM
 #   9  score: WER per set and decoding mode into RESULTS.md, with the run's config/GPUs/time
 #
@@ -35,9 +38,9 @@ base_url=https://www.openslr.org/resources  # OpenSLR mirror holding 12/ and 11/
 md5_file=""           # "name md5" lines overriding the published sums (another mirror)
 parts="dev-clean dev-other test-clean test-other train-clean-100 train-clean-360 train-other-500"
 lm_files="librispeech-lm-norm.txt.gz librispeech-vocab.txt librispeech-lexicon.txt 4-gram.arpa.gz"
-speed_perturb=true    # 3-way speed perturbation of the training set
-feats_config=conf/logmel64.yaml  # front end (Jasper, QuartzNet: 64 log-mel)
-syn_ratio=50:50       # natural:synthetic utterances in the training mix (Jasper paper: 50:50); 0 skips stage 4
+speed_perturb=false   # offline 3-way speed perturbation (Kaldi's train_sp); the configs perturb on the fly
+feats_config=""       # front end; default conf/spectrogram160.yaml for encoder: ds2, else conf/logmel64.yaml
+syn_ratio=0           # natural:synthetic utterances in the training mix (Jasper paper: 50:50); 0 skips stage 4
 syn_backend=espeak-ng # synthesizer for stage 4 (espeak-ng, flite, festival)
 syn_speakers=16       # synthetic voices
 nbpe=0                # 0: character tokens; N: SentencePiece BPE with N pieces
@@ -52,6 +55,9 @@ ngpu=auto             # GPUs per node (auto: all visible; 0: CPU)
 num_nodes=1           # nodes; > 1 needs a cluster $cuda_cmd (utils/slurm.pl)
 precision=""          # fp32 | fp16 | bf16 (default: the config's on GPUs, fp32 on CPU)
 avg_num=5             # checkpoints averaged into model.pt
+decoding=tuned        # tuned: --beam, --ngram and alpha/beta tuned on dev over --alphas/--betas;
+                      # openseq2seq: the published Jasper decoding (beam 2048, a 6-gram estimated with
+                      # KenLM from the LibriSpeech LM corpus, alpha 2.0, beta -0.2; OpenSeq2Seq jasper.rst)
 beam=64               # beam width
 alphas=0:2:0.25       # n-gram weights tried on dev (start:stop:step or a,b,c)
 betas=-1:3:0.5        # word insertion bonuses tried on dev
@@ -67,6 +73,16 @@ force=false           # re-run selected stages even when up to date
 . utils/stage.sh
 check_stages 0 9
 
+case $decoding in
+  tuned) ;;
+  openseq2seq) beam=2048; ngram=kenlm; ngram_order=6; alphas=2.0; betas=-0.2 ;;
+  *) echo "$0: --decoding must be tuned or openseq2seq, got '$decoding'" >&2; exit 2 ;;
+esac
+if [ -z "$feats_config" ]; then
+  # DeepSpeech2 takes OpenSeq2Seq's 160-bin spectrogram, the conv models 64 log-mel bins.
+  feats_config=conf/logmel64.yaml
+  grep -q '^encoder: *ds2' "$train_config" 2>/dev/null && feats_config=conf/spectrogram160.yaml
+fi
 [ -z "$tag" ] && tag=$(basename "${train_config%.*}")
 exp=exp/$tag
 corpus=${librispeech_dir:-$download_dir/LibriSpeech}
@@ -79,27 +95,38 @@ am_train=$train_set; [ "$syn_ratio" != 0 ] && am_train=train_aug
 # no GPU). The configs say fp16 (OpenSeq2Seq "mixed"); --ngpu 0 trains fp32 unless --precision says otherwise.
 [ -z "$precision" ] && [ "$ngpu" = 0 ] && precision=fp32
 prec_args=""; [ -n "$precision" ] && prec_args="--precision $precision"
-[ -n "$train_parts" ] || { echo "$0: --parts has no train-* part to train on" >&2; exit 1; }
+if [ -z "$train_parts" ] && [ "$stop_stage" -ge 2 ]; then
+  echo "$0: --parts has no train-* part, which stages 2-9 need: add one (e.g. --parts \"$parts train-clean-100\")" \
+       "or stop after data preparation with --stop-stage 1" >&2
+  exit 2
+fi
 mkdir -p exp
 
+# Only what the selected stages use: the parts unless --librispeech-dir has them, the LM files
+# only when stages 4-5 (synthetic speech, tokens and LMs) will run.
+need_parts=$parts; [ -n "$librispeech_dir" ] && need_parts=""
+need_lm=$lm_files; [ "$stop_stage" -lt 4 ] && need_lm=""
 download() {
-  local p=$parts; [ -n "$librispeech_dir" ] && p=""
   local_opts=(); [ -n "$md5_file" ] && local_opts=(--md5-file "$md5_file")
-  local/download.sh --base-url "$base_url" --parts "$p" --lm-files "$lm_files" "${local_opts[@]}" "$download_dir"
+  local/download.sh --base-url "$base_url" --parts "$need_parts" --lm-files "$need_lm" "${local_opts[@]}" "$download_dir"
 }
-stage 0 download download --args "$parts|$lm_files|$base_url|$librispeech_dir" --in "$md5_file" \
-  --out "$(for p in $parts; do echo -n "$corpus/$p "; done)$(for f in $lm_files; do echo -n "$download_dir/lm/$f "; done)"
+if [ -n "$need_parts$need_lm" ]; then
+  stage 0 download download --args "$need_parts|$need_lm|$base_url" --in "$md5_file" \
+    --out "$(for p in $need_parts; do echo -n "$corpus/$p "; done)$(for f in $need_lm; do echo -n "$download_dir/lm/$f "; done)"
+fi
 
 data_prep() {
   for p in $parts; do
     python local/data_prep.py "$corpus/$p" "data/${p//-/_}" || return 1
     utils/validate_data_dir.sh --no-feats "data/${p//-/_}" || return 1
   done
+  [ -n "$train_parts" ] || return 0  # data preparation only (--stop-stage 1)
   # shellcheck disable=SC2086
   utils/combine_data.sh data/train $(for s in $train_parts; do echo data/$s; done) &&
     utils/validate_data_dir.sh --no-feats data/train
 }
-stage 1 data data_prep --args "$parts" --in "$corpus" --out "data/train/wav.scp data/train/utt2dur"
+stage 1 data data_prep --args "$parts" --in "$corpus" \
+  --out "$(for p in $parts; do echo -n "data/${p//-/_}/wav.scp "; done)$([ -n "$train_parts" ] && echo data/train/utt2dur)"
 
 speed_perturb_train() {
   for f in 0.9 1.1; do utils/perturb_data_dir_speed.sh $f data/train data/train_sp$f || return 1; done

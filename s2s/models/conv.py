@@ -23,6 +23,10 @@ jasper10x3dr          same widths, 3 sub-layers per block           210.8 M
 jasper5x3dr           one block per width, 3 sub-layers             109.7 M
 quartznet15x5         QuartzNet paper (arXiv 1910.10261) Table 1,    18.9 M
                       NeMo quartznet_15x5.yaml
+quartznet15x5_o2s     OpenSeq2Seq quartznet15x5_LibriSpeech.py: a     19.2 M
+                      residual around the k87 epilogue layer
+jasper_mini           OpenSeq2Seq jasper-Mini-for-Jetson.py:           8.2 M
+                      separable, 10 blocks x 3, widths 256/512
 wav2letter_plus_large OpenSeq2Seq w2lplus_large (clipped ReLU)      106.5 M
 ===================== ============================================ ===========
 """
@@ -91,6 +95,24 @@ def _quartznet15x5() -> list[dict]:
     return blocks
 
 
+def _quartznet15x5_o2s() -> list[dict]:
+    # OpenSeq2Seq quartznet15x5_LibriSpeech.py (commit 8681d38): as NeMo's, but its k87 layer is
+    # residual (residual: True, residual_dense: False).
+    blocks = _quartznet15x5()
+    blocks[-2] = dict(blocks[-2], residual=True)
+    return blocks
+
+
+def _jasper_mini() -> list[dict]:
+    # OpenSeq2Seq jasper-Mini-for-Jetson.py: separable convs, 2 blocks of 3 per width, plain
+    # residuals, no dropout, both epilogue layers separable.
+    blocks = [dict(filters=256, kernel=11, stride=2, separable=True)]
+    for filters, kernel in [(256, 11), (256, 13), (512, 17), (512, 21), (512, 25)]:
+        blocks += [dict(filters=filters, kernel=kernel, repeat=3, residual=True, separable=True)] * 2
+    blocks += [dict(filters=512, kernel=29, dilation=2, separable=True), dict(filters=1024, kernel=1, separable=True)]
+    return blocks
+
+
 def _wav2letter_plus_large() -> list[dict]:
     # OpenSeq2Seq w2lplus_large: plain conv stacks, no residuals, ReLU clipped at 20.
     widths = [(256, 11, 0.2), (384, 13, 0.2), (512, 17, 0.2), (640, 21, 0.3), (768, 25, 0.3)]
@@ -108,7 +130,8 @@ FAMILY_PRESETS = {
         "jasper10x3dr": lambda: _jasper_blocks(2, 3),
         "jasper5x3dr": lambda: _jasper_blocks(1, 3),
     },
-    "quartznet": {"quartznet15x5": _quartznet15x5},
+    "quartznet": {"quartznet15x5": _quartznet15x5, "quartznet15x5_o2s": _quartznet15x5_o2s,
+                  "jasper_mini": _jasper_mini},
     "wav2letter": {"wav2letter_plus_large": _wav2letter_plus_large},
 }
 

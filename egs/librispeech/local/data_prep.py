@@ -45,7 +45,7 @@ def scan_part(part_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
     if not speakers:
         raise S2SError(
             f"{part_dir}: no speaker directories; give a LibriSpeech part directory "
-            f"such as DOWNLOAD_DIR/LibriSpeech/dev-clean (run local/download.sh first)"
+            f"such as DOWNLOAD_DIR/LibriSpeech/dev-clean (add the part to ./run.sh --parts and run stage 0, or give --librispeech-dir a copy that has it)"
         )
     for spk_dir in speakers:
         for chap_dir in sorted(p for p in spk_dir.iterdir() if p.is_dir()):
@@ -105,7 +105,7 @@ def prepare(part_dir, data_dir, skip_incomplete: bool = False) -> dict[str, floa
     """
     part_dir, data_dir = Path(part_dir), Path(data_dir)
     if not part_dir.is_dir():
-        raise S2SError(f"{part_dir}: directory not found; run local/download.sh first")
+        raise S2SError(f"{part_dir}: directory not found; add the part to ./run.sh --parts and run stage 0, or give --librispeech-dir a copy that has it")
     audio, text = scan_part(part_dir)
     no_audio = sorted(set(text) - set(audio))
     no_text = sorted(set(audio) - set(text))
@@ -119,7 +119,7 @@ def prepare(part_dir, data_dir, skip_incomplete: bool = False) -> dict[str, floa
         if not skip_incomplete:
             raise S2SError(
                 msg + ". The extraction is incomplete or the corpus was edited: delete the part's "
-                "extraction marker (DOWNLOAD_DIR/.<part>.tar.gz.done) and re-run local/download.sh, "
+                "extraction marker (DOWNLOAD_DIR/.<part>.tar.gz.done) and re-run ./run.sh --stage 0, "
                 "or pass --skip-incomplete to leave these utterances out"
             )
         print(f"{PROG}: warning: {msg}; leaving them out (--skip-incomplete)", file=sys.stderr)
