@@ -7,7 +7,7 @@
 # auto counts the GPUs nvidia-smi lists on this node (the one that trains, not the one that
 # submitted the job); when it finds none, it says so and trains on the CPU in fp32.
 # The job runner (utils/run.pl, slurm.pl) sets NNODES, NODE_RANK, MASTER_ADDR and MASTER_PORT:
-#   NNODES=1: a single-node job (torchrun --standalone, a private rendezvous on this host);
+#   NNODES=1: a single-node job (torchrun --standalone, a private rendezvous on 127.0.0.1);
 #   NNODES>1: every node's torchrun joins a c10d rendezvous at MASTER_ADDR:MASTER_PORT (hosted
 #             by whichever agent on that host gets there first) with the same --rdzv-id; ranks
 #             are assigned by the rendezvous, so NODE_RANK is not needed.
@@ -35,7 +35,9 @@ if [ "$ngpu" -eq 0 ]; then nproc=1; device_args+=(--device cpu); fi
 rdzv_id="$rdzv_id-${SLURM_JOB_ID:-${JOB_ID:-local}}"
 
 if [ "$nnodes" -le 1 ]; then
-  launch=(--standalone --nnodes 1 --nproc-per-node "$nproc")
+  # The processes meet at 127.0.0.1, not at the host's name, which need not resolve (containers,
+  # a bare chroot): torchrun would otherwise wait 5 minutes per try for it.
+  launch=(--standalone --nnodes 1 --nproc-per-node "$nproc" --local-addr 127.0.0.1)
 else
   : "${MASTER_ADDR:?NNODES=$nnodes but no MASTER_ADDR; start multi-node jobs with utils/slurm.pl --num-nodes}"
   : "${MASTER_PORT:?NNODES=$nnodes but no MASTER_PORT; start multi-node jobs with utils/slurm.pl --num-nodes}"
