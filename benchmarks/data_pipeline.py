@@ -44,8 +44,8 @@ def make_corpus(root: Path, n: int, seed: int = 0) -> tuple[Path, Path, Path, fl
     import soundfile as sf
     import yaml
 
-    from s2s.data.features import build_frontend
     from s2s.data.dump import dump_features
+    from s2s.data.features import build_frontend
     from s2s.data.tokens import build_vocabulary
 
     rng = np.random.default_rng(seed)

@@ -26,8 +26,9 @@ def run(cmd: list[str], cwd=ROOT, **kw) -> subprocess.CompletedProcess:
 
 
 def shell_scripts() -> list[str]:
-    """utils/*.sh, tools/*.sh and every recipe's scripts (not again through the recipes' utils -> ../../utils links)."""
-    found = list((ROOT / "utils").glob("*.sh")) + list((ROOT / "tools").glob("*.sh"))
+    """utils/*.sh, tools/*.sh, benchmarks/*.sh and every recipe's scripts (not again through the
+    recipes' utils -> ../../utils links)."""
+    found = [p for d in ("utils", "tools", "benchmarks") for p in (ROOT / d).glob("*.sh")]
     found += [p for p in (ROOT / "egs").rglob("*.sh") if p.relative_to(ROOT / "egs").parts[1] != "utils"]
     return sorted(str(p.relative_to(ROOT)) for p in found)
 

@@ -54,6 +54,7 @@ TRAIN_DEFAULTS = {
     "init_conf": {},           # {map: {src_prefix: dst_prefix}, exclude: [prefix], freeze: [prefix]}
     "log_every_steps": 20,
     "num_workers": 0,
+    "compile": False,          # torch.compile the model for training
     "device": "auto",
     "valid_every_epochs": 1,
 }
@@ -93,6 +94,8 @@ TRAIN_HELP = {
                  "(e.g. {freeze: [frontend., encoder.]})",
     "log_every_steps": "log loss, learning rate and throughput every N steps",
     "num_workers": "DataLoader worker processes (0: load in the training process)",
+    "compile": "torch.compile the training forward/backward (dynamic shapes; the first steps compile; "
+               "validation and checkpoints use the plain model)",
     "device": "auto (cuda when available), cpu or cuda",
     "valid_every_epochs": "validate every N epochs",
 }
@@ -160,6 +163,8 @@ class Trainer:
             )
         else:
             self.ddp_model = self.model
+        if conf["compile"]:
+            self.ddp_model = torch.compile(self.ddp_model, dynamic=True)
         self.step = 0
         self.epoch = 0
         self.batch_pos = 0      # global batches of the current epoch already consumed
