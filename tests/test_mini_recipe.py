@@ -167,3 +167,17 @@ def test_unknown_recipe_option_is_an_error(recipe):
     work, env, _ = recipe
     proc = subprocess.run(["bash", "run.sh", "--no-such-option", "1"], cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode != 0 and "no-such-option" in proc.stderr
+
+
+def test_finetune_example_fills_its_table(recipe):
+    """local/finetune.sh end to end with a few steps: three models, their test WERs in RESULTS.md,
+    and the fine-tuned one started from the base (its log says the tensors were copied)."""
+    work, env, _ = recipe
+    proc = subprocess.run(["bash", "local/finetune.sh", "--base-steps", "4", "--ft-steps", "2",
+                           "--train-config", "conf/tiny.yaml"], cwd=work, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    table = (work / "RESULTS.md").read_text().split("<!-- finetune: begin -->")[1].split("<!-- finetune: end -->")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| base") or line.startswith("| from scratch")]
+    assert len(rows) == 3 and all(re.search(r"\| \d+\.\d\d \|$", r) for r in rows), table
+    assert "init_from exp/ft_base/model.pt: " in (work / "exp/ft_tuned/train.log").read_text()
+    assert "init_from" not in (work / "exp/ft_scratch/train.log").read_text()

@@ -55,7 +55,9 @@ debootstrap --variant=minbase "$suite" "$root" "$mirror" > "$dir/debootstrap.log
   { tail -n 20 "$dir/debootstrap.log" >&2; exit 1; }
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 # What the Debian installer writes and debootstrap does not: the machine's name and localhost.
-printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$root/etc/hosts"
+# (torch's c10d rendezvous looks the machine's own name up, as on any installed system.)
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' "$(hostname)" \
+  > "$root/etc/hosts"
 mount -t proc proc "$root/proc"; mounts+=("$root/proc")
 mount -t sysfs sys "$root/sys"; mounts+=("$root/sys")
 bind /dev; bind /dev/pts
