@@ -138,6 +138,9 @@ def test_draws_depend_on_seed_epoch_and_utterance_only(corpus):
     assert torch.equal(ds[3]["feats"], a)
     with draws_from(torch.Generator().manual_seed(0)):  # an outer override does not leak into items
         assert torch.equal(ds[3]["feats"], a)
+    big = TASKS.get("asr")(dict(conf, seed=2**31 - 1)).dataset("train")  # large seeds do not overflow
+    big.set_epoch(7)
+    assert big[3]["feats"].shape[1] == a.shape[1]
 
 
 def test_resume_is_exact_with_augmentation_and_dataloader_workers(corpus):

@@ -189,3 +189,34 @@ def test_a_gpu_precision_on_the_cpu_is_warned_about(toy):
     cfg = toy_config(root, corpus, max_epochs=1, precision="bf16")
     proc = run_train(root, "--config", str(cfg), "--exp-dir", "exp/bf16", "--device", "cpu")
     assert "precision bf16 on the CPU of" in proc.stderr and "no GPU is visible" in proc.stderr
+
+
+def test_a_restarted_fine_tuning_run_is_initialised_again(toy):
+    """Changing what is frozen makes --resume start afresh; the fresh start still begins from init_from."""
+    root, corpus = toy
+    base = root / "exp/base/checkpoints/last.pt"
+    if not base.exists():
+        run_train(root, "--config", str(toy_config(root, corpus, max_epochs=2)), "--exp-dir", "exp/base")
+    ft = toy_config(root, corpus, max_epochs=1, init_from=str(base), init_conf={"freeze": ["encoder."]})
+    run_train(root, "--config", str(ft), "--exp-dir", "exp/ft2")
+    proc = run_train(root, "--config", str(ft), "--exp-dir", "exp/ft2", "--resume", "--init_conf", "{}")
+    assert "starting afresh" in proc.stderr and "tensors copied" in proc.stderr
+
+
+def test_a_continued_run_with_another_batch_size_recounts_its_schedule(toy):
+    root, corpus = toy
+    cfg = toy_config(root, corpus, max_epochs=1, scheduler="cosine", scheduler_conf={"warmup_steps": 1})
+    run_train(root, "--config", str(cfg), "--exp-dir", "exp/sched")
+    proc = run_train(root, "--config", str(cfg), "--exp-dir", "exp/sched", "--resume", "--max_epochs", "3",
+                     "--batch_frames", "800")
+    assert "optimizer steps per epoch now" in proc.stderr
+    st = load(root / "exp/sched/checkpoints/last.pt")["train_state"]
+    assert st["epoch"] == 3
+    # the rest of the cosine decays over the two new epochs: the lr in epoch 2 is still well above
+    # its minimum (counted at the old rate, the schedule would already be over), and it ends low
+    import re
+
+    log = (root / "exp/sched/train.log").read_text()
+    epoch2 = [float(x) for x in re.findall(r"epoch 2 step \d+: loss [\d.]+ lr ([\d.e+-]+)", log)]
+    assert epoch2 and max(epoch2) > 5e-4, epoch2
+    assert st["optimizer"]["param_groups"][0]["lr"] < 1e-4

@@ -22,7 +22,11 @@ rdzv_id=s2s   # rendezvous id shared by the nodes of one job
 nnodes=${NNODES:-1}
 device_args=()
 if [ "$ngpu" = auto ]; then
-  ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+  if [ -n "${CUDA_VISIBLE_DEVICES+set}" ]; then  # the GPUs this job may use (the scheduler's choice)
+    ngpu=$(tr ',' '\n' <<< "$CUDA_VISIBLE_DEVICES" | grep -c '[^[:space:]]' || true)
+  else
+    ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+  fi
   if [ "$ngpu" -eq 0 ]; then
     echo "$0: WARNING: --ngpu auto found no GPU on $(hostname) (nvidia-smi lists none): training on the CPU in fp32" >&2
     device_args=(--precision fp32)

@@ -31,7 +31,8 @@ if [ $# -lt 1 ]; then
 fi
 exp=$1; shift
 [ "${1:-}" = -- ] && shift
-case ${ngpu#auto}$num_nodes$avg_num in *[!0-9]*)
+ngpu_digits=$ngpu; [ "$ngpu" = auto ] && ngpu_digits=0
+case $ngpu_digits$num_nodes$avg_num in *[!0-9]*)
   echo "$0: --ngpu (or auto), --num-nodes and --avg-num take whole numbers (got '$ngpu', '$num_nodes', '$avg_num')" >&2
   exit 1 ;;
 esac

@@ -591,7 +591,7 @@ class Spectrogram(Frontend):
         if o["normalize_max"]:
             valid = torch.arange(t, device=x.device)[None, :] < self.frame_lengths(lengths).to(x.device)[:, None]
             peak = logp.masked_fill(~valid[:, :, None], float("-inf")).amax(dim=(1, 2), keepdim=True)
-            logp = logp - peak
+            logp = logp - torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))  # empty: no frames
         return logp
 
 

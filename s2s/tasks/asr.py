@@ -90,7 +90,7 @@ class AsrDataset:
         else:
             from s2s.data.augment import draws_from
 
-            gen = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + i)
+            gen = torch.Generator().manual_seed(((self.seed * 1_000_003 + self.epoch) * 10_000_019 + i) % 2**63)
             with draws_from(gen):
                 wav = self.wave_augment(self.features.load_wave(self._src[i]), self.features.sample_rate)
             frontend = self.features.frontend

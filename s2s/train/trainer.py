@@ -173,9 +173,11 @@ class Trainer:
         if self.resume:
             self._load_latest()
 
-    def _scheduler_conf(self) -> dict:
+    def _scheduler_conf(self, done_steps: int = 0, done_epochs: float = 0.0) -> dict:
         """The scheduler conf, with the training length filled in for decaying policies
-        (poly, cosine) when the config gives neither total_steps nor total_epochs."""
+        (poly, cosine) when the config gives neither total_steps nor total_epochs. A continued
+        run whose steps per epoch changed passes the steps and epochs already done: the rest
+        is counted at the new rate."""
         import inspect
 
         from s2s.optim import SCHEDULERS
@@ -184,7 +186,7 @@ class Trainer:
         ctor = SCHEDULERS.get(self.conf["scheduler"], context="config key 'scheduler'")
         params = inspect.signature(ctor.__init__ if inspect.isclass(ctor) else ctor).parameters
         if "total_steps" in params and sconf.get("total_steps") is None and sconf.get("total_epochs") is None:
-            total = self.conf["max_epochs"] * self.steps_per_epoch
+            total = done_steps + round(max(0.0, self.conf["max_epochs"] - done_epochs) * self.steps_per_epoch)
             if self.conf["max_steps"]:
                 total = min(total, self.conf["max_steps"])
             warmup = sconf.get("warmup_steps") or int((sconf.get("warmup_epochs") or 0) * self.steps_per_epoch)
@@ -205,6 +207,7 @@ class Trainer:
             "epoch": self.epoch,
             "batch_pos": self.batch_pos,
             "epoch_batches": len(self.sampler.epoch_global_batches(self.epoch)),
+            "steps_per_epoch": self.steps_per_epoch,
             "skipped_steps": self.skipped_steps,
             "rng": ckpt_lib.rng_state(),
             "conf": self.conf,
@@ -245,7 +248,14 @@ class Trainer:
                 return (f"the model's shape differs ({name}: {tuple(theirs[name].shape)} in the checkpoint, "
                         f"{tuple(mine[name].shape)} now)")
         saved = [len(g["params"]) for g in ck["train_state"]["optimizer"]["param_groups"]]
-        if saved != [len(g["params"]) for g in self.optimizer.param_groups]:
+        state = ck["train_state"]["optimizer"].get("state", {})
+        ids = [i for g in ck["train_state"]["optimizer"]["param_groups"] for i in g["params"]]
+        mine_params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        # Moments are stored per parameter position: the same positions must hold tensors of the same shapes.
+        shapes_differ = any(
+            isinstance(v, torch.Tensor) and v.dim() > 0 and tuple(v.shape) != tuple(p.shape)
+            for i, p in zip(ids, mine_params) for v in state.get(i, {}).values())
+        if saved != [len(g["params"]) for g in self.optimizer.param_groups] or shapes_differ:
             return "the trained parameters are others (init_conf.freeze or exclude_from_weight_decay changed)"
         return None
 
@@ -268,6 +278,9 @@ class Trainer:
             barrier(self.dist)
             log.warning("--resume: the config changed (%s) and %s; previous checkpoints moved to %s, "
                         "starting afresh", ", ".join(changed), restart, aside)
+            if self.conf.get("init_from"):  # setup skipped it, expecting to continue
+                init_from_checkpoint(self.model, self.conf["init_from"], self.conf.get("init_conf"),
+                                     list(self.task.vocab_layers), self.task.extra_meta())
             return
         self.model.load_state_dict(ck["model"])
         # The optimizer's state (moments) continues; its settings and the schedule's come from
@@ -282,13 +295,26 @@ class Trainer:
             self.scaler.load_state_dict(st["scaler"])
         self.step, self.epoch, self.batch_pos = st["step"], st["epoch"], st["batch_pos"]
         self.skipped_steps = st["skipped_steps"]
-        batching = ("batch_frames", "max_batch_size", "accum_grad", "train_data", "seed", "sortagrad")
-        if self.batch_pos and any(old_conf.get(k) != self.conf.get(k) for k in batching):
-            # The epoch's batches are different now: go on from the same share of the epoch.
-            new_n = len(self.sampler.epoch_global_batches(self.epoch))
-            old_n = st.get("epoch_batches") or new_n
+        new_n = len(self.sampler.epoch_global_batches(self.epoch))
+        old_n = st.get("epoch_batches") or new_n
+        if self.batch_pos and old_n != new_n:
+            # The epoch's batches are others now (batch size, data, number of GPUs): go on from
+            # the same share of the epoch.
             self.batch_pos = min(new_n, round(self.batch_pos / max(old_n, 1) * new_n))
             self.batch_pos -= self.batch_pos % self.conf["accum_grad"]
+            log.info("--resume: %d batches per epoch now (were %d): continuing at batch %d", new_n, old_n,
+                     self.batch_pos)
+        old_spe = st.get("steps_per_epoch")
+        if old_spe and old_spe != self.steps_per_epoch:
+            # Rebuild the schedule so that its remaining length is counted at the new rate.
+            from s2s.optim import build_scheduler
+
+            done_epochs = self.epoch + self.batch_pos / max(new_n, 1)
+            self.scheduler = build_scheduler(self.conf["scheduler"], self._scheduler_conf(self.step, done_epochs),
+                                             self.optimizer, self.steps_per_epoch)
+            self.scheduler.load_state_dict(dict(st["scheduler"], base_lrs=[g["initial_lr"] for g in fresh]))
+            log.info("--resume: %d optimizer steps per epoch now (were %d); the LR schedule's remaining length "
+                     "is counted at the new rate", self.steps_per_epoch, old_spe)
         ckpt_lib.set_rng_state(st["rng"])
         if changed:
             log.info("--resume: continuing with a changed config: %s",
