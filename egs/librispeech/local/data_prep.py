@@ -45,7 +45,8 @@ def scan_part(part_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
     if not speakers:
         raise S2SError(
             f"{part_dir}: no speaker directories; give a LibriSpeech part directory "
-            f"such as DOWNLOAD_DIR/LibriSpeech/dev-clean (add the part to ./run.sh --parts and run stage 0, or give --librispeech-dir a copy that has it)"
+            f"such as DOWNLOAD_DIR/LibriSpeech/dev-clean (add the part to ./run.sh --parts and run stage 0, "
+            f"or give --librispeech-dir a copy that has it)"
         )
     for spk_dir in speakers:
         for chap_dir in sorted(p for p in spk_dir.iterdir() if p.is_dir()):
@@ -105,7 +106,8 @@ def prepare(part_dir, data_dir, skip_incomplete: bool = False) -> dict[str, floa
     """
     part_dir, data_dir = Path(part_dir), Path(data_dir)
     if not part_dir.is_dir():
-        raise S2SError(f"{part_dir}: directory not found; add the part to ./run.sh --parts and run stage 0, or give --librispeech-dir a copy that has it")
+        raise S2SError(f"{part_dir}: directory not found; add the part to ./run.sh --parts and run stage 0, "
+                       f"or give --librispeech-dir a copy that has it")
     audio, text = scan_part(part_dir)
     no_audio = sorted(set(text) - set(audio))
     no_text = sorted(set(audio) - set(text))
