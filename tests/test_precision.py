@@ -14,18 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import free_port
-from toy_asr import make_toy_corpus, toy_config
+from toy_asr import make_toy_corpus, run_train, toy_config
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", S2S_NO_PROGRESS="1")
-
-
-def run_train(cwd: Path, *args: str, env_extra: dict | None = None, check: bool = True):
-    proc = subprocess.run([sys.executable, "-m", "s2s.bin.train", *args], cwd=cwd, env=dict(ENV, **(env_extra or {})),
-                          capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"train failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def state(path: Path) -> dict:

@@ -11,18 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy_asr import make_toy_corpus, toy_config
+from toy_asr import make_toy_corpus, run_train, toy_config
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_train(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", S2S_NO_PROGRESS="1")
-    proc = subprocess.run([sys.executable, "-m", "s2s.bin.train", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"train failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def load(path: Path) -> dict:
@@ -146,10 +137,15 @@ def test_init_conf_errors_name_the_key(toy):
     bad = toy_config(root, corpus, init_from=str(root / "exp/base/checkpoints/last.pt"),
                      init_conf={"freeze": ["decoder."]})
     proc = run_train(root, "--config", str(bad), "--exp-dir", "exp/bad", check=False)
-    assert proc.returncode == 1 and "init_conf.freeze" in proc.stderr and "'decoder.'" in proc.stderr
+    assert proc.returncode == 1 and f"{bad}:" in proc.stderr and "init_conf: key 'freeze'" in proc.stderr
+    assert "'decoder.'" in proc.stderr
     bad = toy_config(root, corpus, init_from=str(root / "nope.pt"))
     proc = run_train(root, "--config", str(bad), "--exp-dir", "exp/bad2", check=False)
-    assert proc.returncode == 1 and "nope.pt: checkpoint not found" in proc.stderr
+    assert proc.returncode == 1 and f"{bad}:" in proc.stderr and "init_from: " in proc.stderr
+    assert "nope.pt: checkpoint not found" in proc.stderr
+    bad = toy_config(root, corpus, keep_epoch_checkpoints=-1)
+    proc = run_train(root, "--config", str(bad), "--exp-dir", "exp/bad3", check=False)
+    assert proc.returncode == 1 and f"{bad}:" in proc.stderr and "keep_epoch_checkpoints: must be >= 0" in proc.stderr
 
 
 def _fake_bin(tmp: Path, name: str, body: str) -> Path:

@@ -3,7 +3,10 @@ an utterance is its characters' templates (a few noisy frames each) with silence
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +89,17 @@ def toy_config(root: Path, corpus: dict, **over) -> Path:
     with open(path, "w") as f:
         yaml.safe_dump(conf, f)
     return path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_train(cwd: Path, *args: str, check: bool = True, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m s2s.bin.train ARGS`` in ``cwd`` (this checkout's s2s, one thread, no progress bars);
+    AssertionError with its output when it fails and ``check``."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", S2S_NO_PROGRESS="1", **(env_extra or {}))
+    proc = subprocess.run([sys.executable, "-m", "s2s.bin.train", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"train failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc

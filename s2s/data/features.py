@@ -465,12 +465,7 @@ class LogMel(Frontend):
         self.sample_rate = sample_rate
         self.frame_shift = hop / sample_rate
         self.dim = num_mel_bins
-        if window == "hann":
-            w = torch.hann_window(win, periodic=False, dtype=torch.float64)
-        elif window == "hamming":
-            w = torch.hamming_window(win, periodic=False, dtype=torch.float64)
-        else:
-            w = torch.ones(win, dtype=torch.float64)
+        w = symmetric_window(window, win)
         self.register_buffer("window", w.float(), persistent=False)
         self.register_buffer("framing", framing_kernel(win), persistent=False)
         self.register_buffer("dft", dft_matrix(win, n_fft, w.float()), persistent=False)
@@ -554,12 +549,7 @@ class Spectrogram(Frontend):
         self.sample_rate = sample_rate
         self.frame_shift = hop / sample_rate
         self.dim = num_bins
-        if window == "hann":
-            w = torch.hann_window(win, periodic=False, dtype=torch.float64)
-        elif window == "hamming":
-            w = torch.hamming_window(win, periodic=False, dtype=torch.float64)
-        else:
-            w = torch.ones(win, dtype=torch.float64)
+        w = symmetric_window(window, win)
         self.register_buffer("framing", framing_kernel(win), persistent=False)
         # Only the kept bins are computed; 1 / n_fft folded into the DFT as 1 / sqrt(n_fft).
         dft = dft_matrix(win, n_fft, w.float()) / math.sqrt(n_fft)
@@ -593,6 +583,15 @@ class Spectrogram(Frontend):
             peak = logp.masked_fill(~valid[:, :, None], float("-inf")).amax(dim=(1, 2), keepdim=True)
             logp = logp - torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))  # empty: no frames
         return logp
+
+
+def symmetric_window(window: str, win: int) -> Tensor:
+    """A symmetric (numpy/librosa-style) hann or hamming window, or a rectangular one, in float64."""
+    if window == "hann":
+        return torch.hann_window(win, periodic=False, dtype=torch.float64)
+    if window == "hamming":
+        return torch.hamming_window(win, periodic=False, dtype=torch.float64)
+    return torch.ones(win, dtype=torch.float64)
 
 
 def _plain(opts: dict) -> dict:

@@ -34,7 +34,7 @@ def _prefixes(conf: dict, key: str) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise S2SError(f"config key 'init_conf.{key}' should be a list of parameter-name prefixes, got {value!r}")
+        raise S2SError(f"init_conf: key '{key}' should be a list of parameter-name prefixes, got {value!r}")
     return value
 
 
@@ -42,11 +42,11 @@ def check_init_conf(conf: dict | None) -> dict:
     conf = dict(conf or {})
     for key in conf:
         if key not in INIT_KEYS:
-            raise S2SError(f"config key 'init_conf.{key}' is unknown; init_conf takes {', '.join(INIT_KEYS)}")
+            raise S2SError(f"init_conf: unknown key '{key}'; init_conf takes {', '.join(INIT_KEYS)}")
     mapping = conf.get("map") or {}
     if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                 for k, v in mapping.items()):
-        raise S2SError(f"config key 'init_conf.map' should map source prefixes to model prefixes, got {mapping!r}")
+        raise S2SError(f"init_conf: key 'map' should map source prefixes to model prefixes, got {mapping!r}")
     return {"map": mapping, "exclude": _prefixes(conf, "exclude"), "freeze": _prefixes(conf, "freeze")}
 
 
@@ -64,9 +64,12 @@ def init_from_checkpoint(model: torch.nn.Module, path, conf: dict | None, vocab_
     ``excluded``, ``fresh``: model tensors the source does not have). ``meta``: this task's
     ``extra_meta`` (its ``vocab`` or ``labels`` are compared with the source's)."""
     conf = check_init_conf(conf)
-    ckpt = read_checkpoint(path)
+    try:
+        ckpt = read_checkpoint(path)
+    except S2SError as e:
+        raise S2SError(f"init_from: {e}") from None
     if "model" not in ckpt:
-        raise S2SError(f"{path}: not an s2s checkpoint (no 'model'); init_from takes exp/<tag>/model.pt "
+        raise S2SError(f"init_from: {path}: not an s2s checkpoint (no 'model'); give exp/<tag>/model.pt "
                        "or a checkpoints/*.pt file")
     source = {_rename(k, conf["map"]): v for k, v in ckpt["model"].items()}
     src_meta = ckpt.get("meta") or {}
@@ -87,7 +90,7 @@ def init_from_checkpoint(model: torch.nn.Module, path, conf: dict | None, vocab_
             update[name] = source[name].to(tensor.dtype)
             report["copied"].append(name)
     if not update:
-        raise S2SError(f"{path}: no tensor of this checkpoint matches the model by name and shape; check "
+        raise S2SError(f"init_from: {path}: no tensor of this checkpoint matches the model by name and shape; check "
                        f"init_conf.map (source names look like {', '.join(list(ckpt['model'])[:3])})")
     model.load_state_dict(update, strict=False)
     log.info("init_from %s: %d of %d tensors copied", path, len(update), len(target))
@@ -105,7 +108,7 @@ def freeze(model: torch.nn.Module, prefixes: list[str]) -> int:
     names = [name for name, _ in model.named_parameters()]
     for p in prefixes:
         if not any(name.startswith(p) for name in names):
-            raise S2SError(f"config key 'init_conf.freeze': no parameter of the model starts with {p!r} "
+            raise S2SError(f"init_conf: key 'freeze': no parameter of the model starts with {p!r} "
                            f"(the model's top-level modules: {', '.join(sorted({x.split('.')[0] for x in names}))})")
     for name, param in model.named_parameters():
         if any(name.startswith(p) for p in prefixes):

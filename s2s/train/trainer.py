@@ -126,6 +126,11 @@ class Trainer:
                         "(CUDA_VISIBLE_DEVICES=%s). Training will be slow; if a GPU was expected, check the job's "
                         "GPU request (--ngpu) and the node", precision, socket.gethostname(),
                         os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
+        for key in ("keep_checkpoints", "keep_epoch_checkpoints", "accum_grad"):
+            low = 1 if key == "accum_grad" else 0
+            if conf[key] < low:
+                raise S2SError(f"{key}: must be >= {low}{' (0 keeps all)' if key == 'keep_epoch_checkpoints' else ''}, "
+                               f"got {conf[key]}")
         self.precision = precision
         self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
 
