@@ -19,6 +19,7 @@ ENTRY_POINTS = {
     "s2s-synthesize-tts": "s2s.bin.synthesize_tts:main",
     "s2s-evaluate-classifier": "s2s.bin.evaluate_classifier:main",
     "s2s-download": "s2s.bin.download:main",
+    "s2s-translate": "s2s.bin.translate:main",
 }
 
 setup(
@@ -46,6 +47,7 @@ setup(
     ],
     extras_require={
         "lm": ["kenlm", "flashlight-text", "pyctcdecode"],
+        "mt": ["sacrebleu"],
         "export": ["onnx", "onnxruntime", "sherpa-onnx"],
         "test": ["pytest", "pytest-xdist", "pytest-timeout", "ruff", "import-linter"],
     },

@@ -32,7 +32,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--logprobs", help="decode a log-probability dump (scp) instead of running the model")
     p.add_argument("--tokens", help="tokens.txt (with --logprobs; else taken from the model)")
     p.add_argument("--out", required=True, help="output dir")
-    p.add_argument("--decoder", choices=["greedy", "beam"], default="greedy")
+    p.add_argument("--decoder", choices=["greedy", "beam", "attention"], default="greedy",
+                   help="greedy / beam: CTC models; attention: models with an attention decoder (LAS, joint "
+                        "CTC-attention)")
     p.add_argument("--settings", metavar="DECODE_YAML",
                    help="decoder, LM, lexicon, weights and pruning from this decode.yaml (written by "
                         "s2s.bin.tune_lm --decoding-for); options given here override it")
@@ -42,6 +44,12 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-seconds", type=float, default=400.0, help="padded audio seconds per network batch")
     add_beam_args(p)
+    g = p.add_argument_group("attention decoding (--decoder attention)")
+    g.add_argument("--att-beam", type=int, default=10, help="beam width (1: greedy)")
+    g.add_argument("--ctc-weight", type=float, default=None,
+                   help="joint CTC-attention weight lambda (default: 0.3 with a CTC head, else 0)")
+    g.add_argument("--lenpen", type=float, default=0.0, help="GNMT length penalty alpha")
+    g.add_argument("--max-len-ratio", type=float, default=1.0, help="output tokens at most this times the encoder frames")
     return p
 
 

@@ -20,7 +20,9 @@ from s2s.errors import run_main
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="prepare_tokens", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--text", required=True, help="Kaldi text table: 'utt words...' per line")
+    p.add_argument("--text", required=True, nargs="+",
+                   help="Kaldi text table(s): 'utt words...' per line; several (e.g. both sides of a parallel "
+                        "corpus) give one joint vocabulary")
     p.add_argument("--out", required=True, help="lang directory to write (e.g. data/lang)")
     p.add_argument("--kind", required=True, choices=["char", "bpe", "unigram"], help="token type")
     p.add_argument("--vocab-size", type=int, default=None,

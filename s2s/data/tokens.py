@@ -502,12 +502,17 @@ def read_corpus(path, kaldi_text: bool = False):
 
 def prepare_lang(text, out, kind: str, vocab_size: int | None = None, lowercase: bool = False,
                  num_threads: int = 1) -> Vocabulary:
-    """Build the vocabulary of a Kaldi ``text`` table and write it as the lang dir ``out``."""
-    lines = read_training_text(text, lowercase=lowercase)
-    for warning in unexpected_characters(lines, text):
-        print(f"prepare_tokens: warning: {warning}", file=sys.stderr)
+    """Build the vocabulary of one Kaldi ``text`` table, or a joint one of several (a list: e.g. both
+    sides of a parallel corpus), and write it as the lang dir ``out``."""
+    texts = [str(t) for t in text] if isinstance(text, (list, tuple)) else [str(text)]
+    lines = []
+    for t in texts:
+        part = read_training_text(t, lowercase=lowercase)
+        for warning in unexpected_characters(part, t):
+            print(f"prepare_tokens: warning: {warning}", file=sys.stderr)
+        lines += part
     vocab = build_vocabulary(lines, kind, vocab_size=vocab_size, lowercase=lowercase, num_threads=num_threads,
-                             source=str(text))
+                             source=" + ".join(texts))
     vocab.save(out)
     n_words = sum(len(s.split()) for s in lines)
     print(f"prepare_tokens: {out}/tokens.txt: {len(vocab)} {vocab.kind} tokens ({len(SPECIALS)} specials "

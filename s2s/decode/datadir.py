@@ -30,6 +30,40 @@ def network_logprobs(model: str, data: str, nj: int, job: int, device: str, batc
     return rec.vocab, keys, rec.logprobs([load(k) for k in keys], batch_seconds)
 
 
+def attention_nbest(model: str, data: str, nj: int, job: int, device: str, batch_seconds: float, args):
+    """``(vocab, keys, n-best)`` of this job's utterances by the model's attention decoder: batched beam
+    search, joint with the CTC head's prefix scores when ``args.ctc_weight`` > 0."""
+    import torch
+
+    from s2s.decode.seq2seq import beam_search
+
+    rec = Recognizer.load(model, device)
+    if not rec.attention:
+        raise S2SError(f"{model}: a CTC model without an attention decoder; decode it with --decoder greedy or beam")
+    keys, load = data_dir_inputs(data, rec)
+    keys = job_share(keys, nj, job) if job else keys
+    inputs = [load(k) for k in keys]
+    has_ctc = rec.model.ctc is not None
+    ctc_weight = getattr(args, "ctc_weight", None)
+    ctc_weight = (0.3 if has_ctc else 0.0) if ctc_weight is None else ctc_weight
+    if ctc_weight > 0 and not has_ctc:
+        raise S2SError(f"{model}: --ctc-weight {ctc_weight} needs a CTC head; this model was trained without one "
+                       f"(ctc_weight 0); use --ctc-weight 0")
+    v = rec.vocab
+    out: dict = {}
+    for group in rec.batches(inputs, batch_seconds):
+        tensors = [torch.as_tensor(np.asarray(inputs[i], dtype=np.float32)) for i in group]
+        lens = torch.tensor([t.shape[0] for t in tensors], dtype=torch.long, device=rec.device)
+        x = torch.nn.utils.rnn.pad_sequence(tensors, batch_first=True).to(rec.device)
+        res = beam_search(rec.model, x, lens, v.bos_id, v.eos_id, beam=getattr(args, "att_beam", 10),
+                          lenpen=getattr(args, "lenpen", 0.0), max_len_a=getattr(args, "max_len_ratio", 1.0),
+                          max_len_b=0, nbest=max(1, getattr(args, "nbest", 1)), ctc_weight=ctc_weight,
+                          blank=v.blank_id)
+        for i, nb in zip(group, res):
+            out[keys[i]] = nb
+    return v, keys, out
+
+
 def dumped_logprobs(scp: str, tokens: str | None, nj: int, job: int):
     """``(vocab, keys, log-probs)`` of this job's share of a dump written with ``--dump-logprobs``."""
     from s2s.decode.logprobs import read_logprobs
@@ -49,6 +83,15 @@ def decode_data_dir(out, model: str | None = None, data: str | None = None, logp
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sfx = f".{job}" if job else ""
+    if decoder == "attention":
+        if not (model and data):
+            raise S2SError("--decoder attention runs the model: give --model and --data")
+        vocab, keys, att = attention_nbest(model, data, nj, job, device, batch_seconds, beam_args)
+        with atomic_open(out / f"text{sfx}") as f:
+            for k in keys:
+                f.write(f"{k} {vocab.decode(att[k][0].tokens, unk='')}".rstrip() + "\n")
+        print(f"decoded {len(keys)} utterances into {out / f'text{sfx}'}", file=sys.stderr)
+        return len(keys)
     if logprobs:
         vocab, keys, logps = dumped_logprobs(logprobs, tokens, nj, job)
     elif model and data:

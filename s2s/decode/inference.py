@@ -47,9 +47,21 @@ class Recognizer:
         vocab = Vocabulary.from_dict(meta["vocab"], source=f"{path} (vocabulary)")
         return cls(model, vocab, meta, torch.device(device), read_decoding(Path(path)))
 
+    @property
+    def attention(self) -> bool:
+        """True for an attention encoder-decoder (LAS, joint CTC-attention), decoded autoregressively."""
+        return self.meta["model"]["name"] == "seq2seq"
+
+    def require_ctc(self) -> None:
+        if self.attention:
+            raise S2SError("an attention encoder-decoder model: decode it with python -m s2s.bin.decode --decoder "
+                           "attention (utils/decode.sh ... --decoder attention); CTC decoding, transcription and "
+                           "export take CTC models")
+
     @functools.cached_property
     def min_samples(self) -> int:
         """The shortest waveform (in samples) that gives at least one output frame."""
+        self.require_ctc()
         fe = self.model.frontend.feature_extractor
         if fe is None:
             return 0
@@ -96,6 +108,7 @@ class Recognizer:
     def logprobs(self, inputs: list, batch_seconds: float = 400.0) -> list[np.ndarray]:
         """CTC log-probabilities ``(T', V)`` per input (waveforms and feature matrices may be mixed);
         ``(0, V)`` for an input too short to give an output frame."""
+        self.require_ctc()
         out: list = [np.zeros((0, len(self.vocab)), dtype=np.float32)] * len(inputs)
         runnable = [i for i, x in enumerate(inputs) if not self.too_short(x)]
         for group in self.batches([inputs[i] for i in runnable], batch_seconds):

@@ -177,13 +177,15 @@ class CosineLR(_DecaySpan, Scheduler):
 
 @SCHEDULERS.register("exponential")
 class ExponentialLR(Scheduler):
-    """lr = base * decay_rate ** (steps after warmup / decay_steps), floored at ``min_lr``."""
+    """lr = base * decay_rate ** (steps after warmup and ``begin_decay_at`` / decay_steps), floored at ``min_lr``
+    (OpenSeq2Seq's exp_decay: constant until ``begin_decay_at``, e.g. GNMT's "luong10" scheme)."""
 
     name = "exponential"
 
     def __init__(self, optimizer: Optimizer, steps_per_epoch: int, decay_rate: float = 0.5,
                  decay_steps: int | None = None, decay_epochs: float | None = None, staircase: bool = False,
-                 min_lr: float = 0.0, warmup_steps: int | None = None, warmup_epochs: float | None = None):
+                 min_lr: float = 0.0, warmup_steps: int | None = None, warmup_epochs: float | None = None,
+                 begin_decay_at: int = 0):
         if not 0.0 < decay_rate <= 1.0:
             raise S2SError(f"scheduler_conf: decay_rate must be in (0, 1], got {decay_rate}")
         self.decay_rate = decay_rate
@@ -192,10 +194,11 @@ class ExponentialLR(Scheduler):
             raise S2SError(f"scheduler_conf: decay steps must be > 0, got {self.decay_steps}")
         self.staircase = staircase
         self.min_lr = min_lr
+        self.begin_decay_at = begin_decay_at
         super().__init__(optimizer, steps_per_epoch, warmup_steps, warmup_epochs)
 
     def policy_lr(self, base: float, step: int) -> float:
-        t = (step - self.warmup_steps) / self.decay_steps
+        t = max(0, step - self.warmup_steps - self.begin_decay_at) / self.decay_steps
         if self.staircase:
             t = math.floor(t)
         return max(base * self.decay_rate ** t, self.min_lr)
@@ -237,20 +240,23 @@ class PiecewiseLR(Scheduler):
 
 @SCHEDULERS.register("noam")
 class NoamLR(Scheduler):
-    """The Transformer schedule (Vaswani et al., 2017) scaled by the optimizer's lr."""
+    """The Transformer schedule (Vaswani et al., 2017) scaled by the optimizer's lr, capped at ``max_lr``
+    when given (OpenSeq2Seq's transformer_policy with max_lr, as its ConvS2S config uses)."""
 
     name = "noam"
 
     def __init__(self, optimizer: Optimizer, steps_per_epoch: int, d_model: int = 512,
-                 warmup_steps: int | None = None, warmup_epochs: float | None = None):
+                 warmup_steps: int | None = None, warmup_epochs: float | None = None, max_lr: float | None = None):
         self.d_model = d_model
+        self.max_lr = max_lr
         if steps_from("warmup", warmup_steps, warmup_epochs, steps_per_epoch) <= 0:
             raise S2SError("scheduler_conf: noam needs warmup_steps (or warmup_epochs) > 0")
         super().__init__(optimizer, steps_per_epoch, warmup_steps, warmup_epochs)
 
     def lr_at(self, base: float, step: int) -> float:
         n = step + 1
-        return base * self.d_model ** -0.5 * min(n ** -0.5, n * self.warmup_steps ** -1.5)
+        lr = base * self.d_model ** -0.5 * min(n ** -0.5, n * self.warmup_steps ** -1.5)
+        return lr if self.max_lr is None else min(lr, self.max_lr)
 
 
 def build_scheduler(name: str, conf: dict | None, optimizer: Optimizer, steps_per_epoch: int) -> Scheduler:

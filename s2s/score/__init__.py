@@ -92,7 +92,8 @@ def score_files(ref, hyp, task: str = "asr", out_dir=None, results=None, tag: st
                 set_name: str | None = None) -> str:
     """Score a hypothesis table against a reference table (Kaldi ``text`` format), write the reports
     into ``out_dir`` (default: beside ``hyp``), put the (tag, set) row into ``results`` when given,
-    and return the summary line. ``task``: asr (WER/CER) or classify (accuracy, confusion)."""
+    and return the summary line. ``task``: asr (WER/CER), mt (BLEU/chrF by sacrebleu) or classify
+    (accuracy, confusion)."""
     from s2s.data.datadir import read_table
 
     if results and not tag:
@@ -106,6 +107,10 @@ def score_files(ref, hyp, task: str = "asr", out_dir=None, results=None, tag: st
         from s2s.score import wer as mod
 
         report = mod.score_texts(ref_t, hyp_t, hyp_name=str(hyp_path))
+    elif task == "mt":
+        from s2s.score import bleu as mod
+
+        report = mod.score_tables(ref_t, hyp_t, hyp_name=str(hyp_path))
     else:
         from s2s.score import classification as mod
 

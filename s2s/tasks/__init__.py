@@ -1,6 +1,6 @@
-"""Tasks plug a kind of model and data into the shared trainer: asr, classify, lm, tts."""
+"""Tasks plug a kind of model and data into the shared trainer: asr, classify, lm, mt, tts."""
 
-from s2s.tasks import asr, classify, lm, tts  # noqa: F401  (registration in TASKS)
+from s2s.tasks import asr, classify, lm, mt, tts  # noqa: F401  (registration in TASKS)
 from s2s.tasks.base import TASKS
 
 __all__ = ["TASKS"]

@@ -1,4 +1,10 @@
-"""Speech recognition with CTC: data dirs -> features (dumped or from audio) -> AsrModel -> CTC loss.
+"""Speech recognition: data dirs -> features (dumped or from audio) -> CTC, or an attention decoder.
+
+Without ``decoder`` the model is ``AsrModel`` trained with CTC. With ``decoder`` (transformer,
+rnn or convs2s, ``s2s.models.seq2seq``) it is an attention encoder-decoder over the speech
+encoder (LAS), trained with label-smoothed cross-entropy under teacher forcing; with
+``ctc_weight`` λ > 0 a CTC head on the encoder is trained beside it, the loss being
+``λ·CTC + (1 - λ)·attention`` (joint CTC-attention, Kim et al. 2017; ESPnet's hybrid).
 
 The model owns its front end, normalisation and SpecAugment (``s2s.models.asr``);
 the dataset hands it unnormalised features as the front end computes them (read
@@ -126,6 +132,10 @@ class AsrTask(Task):
         "specaug_conf": None,    # SpecAugment inside the model, training only
         "noise_conf": None,      # waveform augmentation of the training set: speed, background_noise, ...
         "max_frames": 0,
+        "decoder": None,         # attention decoder (transformer | rnn | convs2s); None: CTC only
+        "decoder_conf": {},
+        "ctc_weight": 0.3,       # with a decoder: λ of λ·CTC + (1-λ)·attention (0: LAS without a CTC head)
+        "label_smoothing": 0.1,  # with a decoder: of the attention cross-entropy
     }
     help = {
         "token_list": "the lang dir (or its tokens.txt) of s2s.bin.prepare_tokens",
@@ -144,11 +154,24 @@ class AsrTask(Task):
                       "{type: background_noise, noise_dir: /data/musan/noise, snr_min: 0, snr_max: 15, prob: 0.5}]; "
                       "types: speed, background_noise, white_noise, time_stretch, time_shift",
         "max_frames": "drop training utterances longer than this many feature frames (0: keep all)",
+        "decoder": "attention decoder over the encoder (transformer, rnn, convs2s; LAS / joint CTC-attention); "
+                   "null: a CTC model",
+        "decoder_conf": "the attention decoder's options, e.g. {hidden: 320, num_layers: 1, attention: bahdanau}",
+        "ctc_weight": "with a decoder: weight λ of the CTC loss in λ·CTC + (1-λ)·attention; 0: no CTC head (LAS)",
+        "label_smoothing": "with a decoder: label smoothing of the attention cross-entropy",
     }
 
     def __init__(self, conf: dict):
         super().__init__(conf)
         self.vocab = Vocabulary.load(conf["token_list"])
+        self.attention = bool(conf.get("decoder"))
+        if self.attention:
+            self.model_name = "seq2seq"
+            self.vocab_layers = ("tgt_embed.", "out.", "ctc.")
+            lam = float(conf.get("ctc_weight", 0.0))
+            if not 0.0 <= lam < 1.0:
+                raise S2SError(f"config key 'ctc_weight': {lam} must be in [0, 1) with a decoder (0: attention "
+                               f"only; a CTC-only model has decoder: null)")
         train_dirs = as_list(conf.get("train_data"))
         first = train_dirs[0] if train_dirs else None
         self.frontend_conf = (dumped_frontend_conf(first) if first else None) or conf.get("frontend_conf")
@@ -194,7 +217,16 @@ class AsrTask(Task):
         return augment
 
     def collate(self, items):
-        return collate_asr(items)
+        batch = collate_asr(items)
+        if self.attention:
+            v = self.vocab
+            seqs = [it["tokens"] for it in items]
+            pad = torch.nn.utils.rnn.pad_sequence
+            batch["prev"] = pad([F.pad(t, (1, 0), value=v.bos_id) for t in seqs], batch_first=True,
+                                padding_value=v.pad_id)
+            batch["gold"] = pad([F.pad(t, (0, 1), value=v.eos_id) for t in seqs], batch_first=True,
+                                padding_value=v.pad_id)
+        return batch
 
     def throughput(self, batch: dict) -> float:
         shift = self.frontend.frame_shift if self.frontend is not None else FEATURE_SHIFT_FALLBACK
@@ -209,6 +241,13 @@ class AsrTask(Task):
         return self._input_dim
 
     def model_args(self) -> dict:
+        if self.attention:
+            return {"encoder": self.conf["encoder"], "encoder_conf": dict(self.conf.get("encoder_conf") or {}),
+                    "decoder": self.conf["decoder"], "decoder_conf": dict(self.conf.get("decoder_conf") or {}),
+                    "vocab_size": len(self.vocab), "input_dim": self.input_dim(), "frontend": self.frontend_conf,
+                    "cmvn": self.conf.get("cmvn", "global"), "specaug": self.conf.get("specaug_conf") or None,
+                    "model_conf": dict(self.conf.get("model_conf") or {}),
+                    "ctc": float(self.conf.get("ctc_weight", 0.0)) > 0, "pad_id": self.vocab.pad_id}
         return {
             "encoder": self.conf["encoder"],
             "encoder_conf": dict(self.conf.get("encoder_conf") or {}),
@@ -237,13 +276,57 @@ class AsrTask(Task):
                           blank=self.vocab.blank_id, reduction="sum", zero_infinity=True)
         return loss, logp, out_lens
 
+    def _joint(self, model, batch):
+        """(λ·CTC + (1-λ)·attention summed over the batch, stats, the encoder's CTC log-probs and lengths)."""
+        from s2s.tasks.mt import smoothed_nll
+
+        logp, ctc = model(batch["feats"], batch["lengths"], batch["prev"])
+        att, ntok, correct = smoothed_nll(logp, batch["gold"], self.vocab.pad_id,
+                                          float(self.conf.get("label_smoothing", 0.0)))
+        lam = float(self.conf.get("ctc_weight", 0.0))
+        stats = {"att": att.item() / len(batch["ids"]), "acc": correct / max(ntok, 1)}
+        loss = (1 - lam) * att
+        if ctc is not None and lam > 0:
+            ctc_logp, out_lens = ctc
+            ctc_loss = F.ctc_loss(ctc_logp.transpose(0, 1), batch["targets"], out_lens, batch["target_lengths"],
+                                  blank=self.vocab.blank_id, reduction="sum", zero_infinity=True)
+            loss = loss + lam * ctc_loss
+            stats["ctc"] = ctc_loss.item() / len(batch["ids"])
+        return loss, stats
+
     def forward_loss(self, model, batch):
-        loss, _, _ = self._ctc(model, batch)
         n = float(len(batch["ids"]))
+        if self.attention:
+            loss, stats = self._joint(model, batch)
+            return loss, n, stats
+        loss, _, _ = self._ctc(model, batch)
         return loss, n, {"ctc": loss.item() / n}
 
     @torch.no_grad()
+    def _evaluate_attention(self, model, loader) -> dict:
+        from s2s.decode.seq2seq import greedy_search
+
+        total, count = 0.0, 0.0
+        refs, hyps = {}, {}
+        v = self.vocab
+        for batch in loader:
+            loss, _ = self._joint(model, batch)
+            total += loss.item()
+            count += len(batch["ids"])
+            out = greedy_search(model, batch["feats"], batch["lengths"], v.bos_id, v.eos_id, max_len_a=1.0,
+                                max_len_b=0)
+            for utt, h, ref in zip(batch["ids"], out, batch["texts"]):
+                refs[utt] = v.normalize(ref)
+                hyps[utt] = v.decode(h.tokens)
+        out = {"loss": total / max(count, 1.0)}
+        if refs:
+            out["wer"] = score_texts(refs, hyps, hyp_name="validation transcripts").wer
+        return out
+
+    @torch.no_grad()
     def evaluate(self, model, loader) -> dict:
+        if self.attention:
+            return self._evaluate_attention(model, loader)
         total, count = 0.0, 0.0
         refs, hyps = {}, {}
         for batch in loader:

@@ -62,8 +62,8 @@ TRAIN_DEFAULTS = {
 # What each trainer key means (s2s-train --help prints these with the defaults; a test checks
 # that every key of every task has one).
 TRAIN_HELP = {
-    "task": "what is trained: asr (CTC speech recognition), lm (language model), classify (keyword "
-            "spotting), tts (Tacotron 2)",
+    "task": "what is trained: asr (speech recognition: CTC, LAS or joint CTC-attention), mt (translation "
+            "and other text-to-text), lm (language model), classify (keyword spotting), tts (Tacotron 2)",
     "seed": "random seed (weights, batch order, dropout); the same on every rank",
     "train_data": "training data: a data dir (a list of them is concatenated); lm also takes text files",
     "valid_data": "validation data dir(s), evaluated every valid_every_epochs epochs",

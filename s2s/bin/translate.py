@@ -1,0 +1,50 @@
+"""Translate text: ``s2s-translate MODEL [INPUT ...] [--beam 4 --lenpen 0.6] [--output FILE]``.
+
+MODEL is a checkpoint of task ``mt`` (exp/x/model.pt). Sentences are read one per line
+from the INPUT files, or from stdin when none is given; translations are written one per
+line, in input order, to stdout or --output (written complete or not at all). With
+--table, inputs and output are Kaldi-style ``id sentence`` tables (what the recipes
+score). --nbest N writes N lines per input in Moses' n-best format
+``index ||| translation ||| score``. A source longer than the model's positions is
+truncated with a warning (--long truncate) or is an error (--long error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from s2s.errors import run_main
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="s2s-translate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="checkpoint of an mt model (.pt)")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="text files, one sentence per line (default: stdin)")
+    p.add_argument("--output", help="write here instead of stdout")
+    p.add_argument("--table", action="store_true", help="inputs and output are 'id sentence' tables")
+    p.add_argument("--beam", type=int, default=4, help="beam size (1: greedy; default 4)")
+    p.add_argument("--lenpen", type=float, default=0.6, help="GNMT length penalty alpha (default 0.6)")
+    p.add_argument("--nbest", type=int, default=1)
+    p.add_argument("--max-len-a", type=float, default=1.5, help="output at most A * source tokens + B")
+    p.add_argument("--max-len-b", type=int, default=10)
+    p.add_argument("--batch-tokens", type=int, default=4000, help="source tokens per batch (padded)")
+    p.add_argument("--long", choices=["truncate", "error"], default="truncate",
+                   help="a source longer than the model's positions (default: truncate with a warning)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: the library's)")
+    return p
+
+
+def main(argv=None) -> int:
+    from s2s.decode.translate import translate_files
+
+    a = get_parser().parse_args(argv)
+    return run_main("s2s-translate", translate_files, a.model, a.inputs, output=a.output, table=a.table,
+                    device=a.device, threads=a.threads, beam=a.beam, lenpen=a.lenpen, nbest=a.nbest,
+                    max_len_a=a.max_len_a, max_len_b=a.max_len_b, batch_tokens=a.batch_tokens, long=a.long)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Attention encoder-decoders: incremental decoding, beam search, label smoothing, CTC prefix scores, sizes."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import s2s.models  # noqa: F401  (registers the networks)
+from s2s.decode.seq2seq import CtcPrefixScorer, beam_search, greedy_search
+from s2s.errors import S2SError
+from s2s.models.registry import build_model
+from s2s.tasks.mt import smoothed_nll
+
+KINDS = ("transformer", "rnn", "convs2s")
+ENC = {"transformer": {"d_model": 32, "num_heads": 4, "num_layers": 2, "ff_dim": 64},
+       "rnn": {"hidden": 32, "num_layers": 3},
+       "convs2s": {"layers": [[32, 3, 2], [48, 3, 1]]}}
+DEC = {"transformer": ENC["transformer"], "rnn": {"hidden": 32, "num_layers": 3},
+       "convs2s": {"layers": [[32, 3, 2], [48, 3, 1]], "out_dim": 32}}
+BOS, EOS, V = 2, 3, 14
+
+
+def small(enc: str, dec: str, ctc: bool = False, seed: int = 0):
+    torch.manual_seed(seed)
+    return build_model("seq2seq", dict(encoder=enc, encoder_conf=ENC[enc], decoder=dec, decoder_conf=DEC[dec],
+                                       vocab_size=V, model_conf={"embed_dim": 32}, ctc=ctc)).eval()
+
+
+def batch(seed: int = 1):
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([9, 4, 6, 2])
+    src = torch.randint(5, V, (4, 9), generator=g)
+    src[torch.arange(9)[None, :] >= lengths[:, None]] = 1  # <pad>
+    return src, lengths
+
+
+@pytest.mark.parametrize("enc,dec", list(itertools.product(KINDS, KINDS)))
+def test_cached_steps_equal_teacher_forcing(enc, dec):
+    """Decoding one token at a time with the carried state gives the full forward pass's log-probs."""
+    model = small(enc, dec)
+    src, lengths = batch()
+    prev = torch.cat([torch.full((4, 1), BOS), torch.randint(5, V, (4, 6))], 1)
+    full, _ = model(src, lengths, prev)
+    memory, mem_lengths = model.encode(src, lengths)
+    state = model.init_state(memory, mem_lengths)
+    steps = []
+    for t in range(1, prev.size(1) + 1):
+        logp, state = model.step(prev[:, :t], state)
+        steps.append(logp)
+    torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("enc,dec", [(k, k) for k in KINDS])
+def test_beam_search_cache_beam1_and_batching(enc, dec):
+    model = small(enc, dec)
+    src, lengths = batch()
+    cached = beam_search(model, src, lengths, BOS, EOS, beam=4, nbest=3, max_len_b=6)
+    full = beam_search(model, src, lengths, BOS, EOS, beam=4, nbest=3, max_len_b=6, use_cache=False)
+    # The cache changes nothing: same n-best tokens and scores as recomputing every prefix.
+    for a, b in zip(cached, full):
+        assert [h.tokens for h in a] == [h.tokens for h in b]
+        assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4)
+    # Each sentence alone (no padding) gives what it gives in the batch.
+    for i in range(len(lengths)):
+        n = int(lengths[i])
+        alone = beam_search(model, src[i:i + 1, :n], lengths[i:i + 1], BOS, EOS, beam=4, nbest=3, max_len_b=6)[0]
+        assert [h.tokens for h in alone] == [h.tokens for h in cached[i]]
+        assert [h.score for h in alone] == pytest.approx([h.score for h in cached[i]], abs=1e-4)
+    # n-best is sorted best first; beam 1 is greedy search, token for token and score for score.
+    assert all(nb[k].score >= nb[k + 1].score for nb in cached for k in range(len(nb) - 1))
+    greedy = greedy_search(model, src, lengths, BOS, EOS, max_len_b=6)
+    beam1 = beam_search(model, src, lengths, BOS, EOS, beam=1, lenpen=0.0, max_len_b=6)
+    assert [h.tokens for h in greedy] == [nb[0].tokens for nb in beam1]
+    assert [h.logprob for h in greedy] == pytest.approx([nb[0].logprob for nb in beam1], abs=1e-5)
+    # No special symbol but </s> is ever produced.
+    assert all(t >= 4 for nb in cached for h in nb for t in h.tokens)
+
+
+def test_beam_search_respects_max_length_and_length_penalty():
+    model = small("transformer", "transformer")
+    src, lengths = batch()
+    out = beam_search(model, src, lengths, BOS, EOS, beam=3, max_len_a=0.0, max_len_b=3, nbest=3)
+    assert all(h.steps <= 3 and len(h.tokens) <= 2 for nb in out for h in nb)
+    raw = beam_search(model, src, lengths, BOS, EOS, beam=3, lenpen=0.0, nbest=3, max_len_b=6)
+    assert all(h.score == pytest.approx(h.logprob) for nb in raw for h in nb)
+    pen = beam_search(model, src, lengths, BOS, EOS, beam=3, lenpen=1.0, nbest=3, max_len_b=6)
+    assert all(h.score == pytest.approx(h.logprob / ((5 + h.steps) / 6)) for nb in pen for h in nb)
+
+
+def test_label_smoothing():
+    torch.manual_seed(0)
+    logp = torch.log_softmax(torch.randn(3, 5, V), -1)
+    gold = torch.randint(4, V, (3, 5))
+    gold[0, 3:] = 1
+    plain, n, _ = smoothed_nll(logp, gold, pad=1, smoothing=0.0)
+    mask = gold != 1
+    nll = -logp.gather(2, gold[..., None])[..., 0][mask].sum()
+    assert n == int(mask.sum())
+    torch.testing.assert_close(plain, nll)
+    smooth, _, _ = smoothed_nll(logp, gold, pad=1, smoothing=0.1)
+    expect = 0.9 * nll + 0.1 * (-logp.mean(-1))[mask].sum()
+    torch.testing.assert_close(smooth, expect)
+
+
+def test_ctc_prefix_score_of_a_whole_hypothesis_is_the_ctc_likelihood():
+    """Extending a hypothesis token by token and closing it with </s> gives log p_ctc(y | x)."""
+    torch.manual_seed(0)
+    T = 12
+    x = torch.log_softmax(torch.randn(2, T, V), -1)
+    lengths = torch.tensor([12, 9])
+    y = [[5, 7, 7, 9], [6, 8, 6]]  # a repeated token needs a blank between
+    scorer = CtcPrefixScorer(x, lengths, blank=0, eos=EOS)
+    for i in range(2):
+        st = {k: v[i:i + 1] for k, v in scorer.initial().items()}
+        sc = CtcPrefixScorer(x[i:i + 1], lengths[i:i + 1], blank=0, eos=EOS)
+        for t, tok in enumerate(y[i]):
+            psi, r = sc.score(st, torch.tensor([[tok, EOS]]), first=t == 0)
+            st = {"r": r[:, 0], "psi": psi[:, 0], "last": torch.tensor([tok])}
+        psi_end, _ = sc.score(st, torch.tensor([[EOS]]), first=False)
+        expect = -F.ctc_loss(x[i:i + 1, : lengths[i]].transpose(0, 1), torch.tensor([y[i]]), lengths[i:i + 1],
+                             torch.tensor([len(y[i])]), blank=0, reduction="sum")
+        torch.testing.assert_close(psi_end[0, 0], expect, atol=1e-4, rtol=1e-4)
+
+
+def test_joint_ctc_attention_decoding_runs_and_needs_a_ctc_head():
+    model = small("transformer", "transformer", ctc=True)
+    src, lengths = batch()
+    out = beam_search(model, src, lengths, BOS, EOS, beam=3, ctc_weight=0.5, max_len_b=4)
+    assert len(out) == 4 and all(t >= 4 for nb in out for h in nb for t in h.tokens)
+    with pytest.raises(S2SError, match="CTC head"):
+        beam_search(small("rnn", "rnn"), src, lengths, BOS, EOS, beam=2, ctc_weight=0.3)
+
+
+def test_published_transformer_sizes():
+    """transformer_base / transformer_big with one shared 32k SentencePiece vocabulary (+ our 4 specials):
+    embeddings shared by source, target and output layer (32004 x d counted once)."""
+    sizes = {}
+    for preset in ("transformer_base", "transformer_big"):
+        m = build_model("seq2seq", dict(encoder="transformer", encoder_conf={"preset": preset}, decoder="transformer",
+                                        decoder_conf={"preset": preset}, vocab_size=32004,
+                                        model_conf={"share_embeddings": True}))
+        sizes[preset] = sum(p.numel() for p in m.parameters())
+    assert sizes == {"transformer_base": 60_558_596, "transformer_big": 209_165_572}
+
+
+def test_unknown_and_bad_options_name_the_key():
+    with pytest.raises(S2SError, match="decoder_conf.*unknown key 'hiden'.*did you mean 'hidden'"):
+        build_model("seq2seq", dict(encoder="rnn", encoder_conf={}, decoder="rnn", decoder_conf={"hiden": 3},
+                                    vocab_size=V))
+    with pytest.raises(S2SError, match="attention"):
+        build_model("seq2seq", dict(encoder="rnn", encoder_conf={}, decoder="rnn",
+                                    decoder_conf={"attention": "dot"}, vocab_size=V))
+    with pytest.raises(S2SError, match="preset"):
+        build_model("seq2seq", dict(encoder="transformer", encoder_conf={"preset": "transformer_huge"},
+                                    decoder="transformer", decoder_conf={}, vocab_size=V))
