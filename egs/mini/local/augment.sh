@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Augmentation on egs/mini: the default model (conf/train.yaml) trained again with on-the-fly
-# waveform augmentation and/or SpecAugment, greedy WER on dev and test next to the default run's
-# (exp/train, run.sh stage 5), as rows of a table in RESULTS.md between "<!-- augment: begin -->"
-# and "<!-- augment: end -->" (a row per --name, replaced when run again).
+# Augmentation on egs/mini: the default model (conf/train.yaml) trained again with other on-the-fly
+# waveform augmentation (--noise-conf) and SpecAugment (--specaug-conf) settings ("null": off), greedy
+# WER on dev and test next to the default run's (exp/train, run.sh stage 5), as rows of a table in
+# RESULTS.md between "<!-- augment: begin -->" and "<!-- augment: end -->" (a row per --name,
+# replaced when run again).
 #
 # Usage (from egs/mini, after ./run.sh --stop-stage 5):
+#   local/augment.sh --name none                      # no augmentation at all
 #   local/augment.sh --name speed --noise-conf "[{type: speed, factors: [0.9, 1.0, 1.1]}]"
-#   local/augment.sh --name specaug --specaug-conf "{freq_masks: 2, freq_width: 6, time_masks: 2, time_width: 6}"
+#   local/augment.sh --name speed_specaug --noise-conf "[{type: speed, factors: [0.9, 1.0, 1.1]}]" \
+#     --specaug-conf "{freq_masks: 2, freq_width: 6, time_masks: 2, time_width: 6}"   # the default
 set -euo pipefail
 
 name=""
@@ -55,7 +58,8 @@ def wer(exp, s):
 
 head = ("| model (conf/train.yaml) | noise_conf | specaug_conf | training (min) | test greedy WER % | "
         "dev greedy WER % |\n| --- | --- | --- | --- | --- | --- |")
-base = f"| train (no augmentation) | null | null | - | {wer('exp/train', 'test')} | {wer('exp/train', 'dev')} |"
+base = (f"| train (the default: conf/train.yaml, run.sh stage 5) | as in conf/train.yaml | as in conf/train.yaml | - | "
+        f"{wer('exp/train', 'test')} | {wer('exp/train', 'dev')} |")
 row = f"| train_{name} | `{noise}` | `{specaug}` | {minutes} | {wer(f'exp/train_{name}', 'test')} | " \
       f"{wer(f'exp/train_{name}', 'dev')} |"
 path = Path("RESULTS.md")
