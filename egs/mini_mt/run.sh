@@ -47,7 +47,7 @@ data() {
 stage 0 data data --args "$max_train" --out "data/train/text.es data/dev/text.es data/test/text.es"
 
 tokens() {
-  python -m s2s.bin.prepare_tokens --text data/train/text data/train/text.es --out data/lang --kind bpe \
+  python -m s2s.bin.prepare_tokens --text data/train/text data/train/text.es --out data/lang --kind bpe --no-transcript-checks \
     --vocab-size "$nbpe"
 }
 stage 1 tokens tokens --args "$nbpe" --in "data/train/text data/train/text.es" --out "data/lang/tokens.txt"

@@ -63,7 +63,7 @@ data() {
 stage 1 data data --args "$src_dir" --out "data/train/text data/dev/text data/test/text"
 
 tokens() {
-  python -m s2s.bin.prepare_tokens --text data/train/text data/train/text.de --out data/lang --kind bpe \
+  python -m s2s.bin.prepare_tokens --text data/train/text data/train/text.de --out data/lang --kind bpe --no-transcript-checks \
     --vocab-size "$nbpe"
 }
 stage 2 tokens tokens --args "$nbpe" --in "data/train/text data/train/text.de" --out "data/lang/tokens.txt"

@@ -2,6 +2,8 @@
 
     python -m s2s.bin.prepare_tokens --text data/train/text --out data/lang --kind char
     python -m s2s.bin.prepare_tokens --text data/train/text --out data/lang --kind bpe --vocab-size 500
+    python -m s2s.bin.prepare_tokens --text data/train/text data/train/text.de --out data/lang \
+        --kind bpe --vocab-size 32000 --no-transcript-checks     # one joint vocabulary for translation
 
 Writes OUT/tokens.txt (the specials ``<blank> <pad> <s> </s> <unk>`` first, see
 ``s2s.data.tokens``), OUT/token_type, OUT/normalization and, for bpe/unigram, the
@@ -28,6 +30,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--vocab-size", type=int, default=None,
                    help="SentencePiece vocabulary size incl. <unk> (bpe/unigram only); the vocabulary adds 4 specials")
     p.add_argument("--lowercase", action="store_true", help="lower-case the text (here and at encode time)")
+    p.add_argument("--no-transcript-checks", action="store_true",
+                   help="the text is not speech transcripts (e.g. a parallel corpus for translation): skip the "
+                        "warnings about digits, punctuation and mixed case")
     p.add_argument("--num-threads", type=int, default=min(4, os.cpu_count() or 1),
                    help="SentencePiece training threads")
     return p
@@ -38,7 +43,8 @@ def main(argv=None) -> int:
 
     a = get_parser().parse_args(argv)
     return run_main("prepare_tokens", prepare_lang, a.text, a.out, a.kind, vocab_size=a.vocab_size,
-                    lowercase=a.lowercase, num_threads=a.num_threads)
+                    lowercase=a.lowercase, num_threads=a.num_threads,
+                    transcript_checks=not a.no_transcript_checks)
 
 
 if __name__ == "__main__":

@@ -501,14 +501,14 @@ def read_corpus(path, kaldi_text: bool = False):
 
 
 def prepare_lang(text, out, kind: str, vocab_size: int | None = None, lowercase: bool = False,
-                 num_threads: int = 1) -> Vocabulary:
+                 num_threads: int = 1, transcript_checks: bool = True) -> Vocabulary:
     """Build the vocabulary of one Kaldi ``text`` table, or a joint one of several (a list: e.g. both
     sides of a parallel corpus), and write it as the lang dir ``out``."""
     texts = [str(t) for t in text] if isinstance(text, (list, tuple)) else [str(text)]
     lines = []
     for t in texts:
         part = read_training_text(t, lowercase=lowercase)
-        for warning in unexpected_characters(part, t):
+        for warning in unexpected_characters(part, t) if transcript_checks else []:
             print(f"prepare_tokens: warning: {warning}", file=sys.stderr)
         lines += part
     vocab = build_vocabulary(lines, kind, vocab_size=vocab_size, lowercase=lowercase, num_threads=num_threads,

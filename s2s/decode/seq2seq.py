@@ -9,6 +9,7 @@ finishes a hypothesis, and the best ``beam`` others continue (so beam 1 is greed
 search exactly). A sentence is done when it has ``beam`` finished hypotheses or reaches
 its maximum length ``max_len_a * source_length + max_len_b`` (where ``</s>`` is forced).
 
+``min_len`` forbids ``</s>`` until that many tokens are out (fairseq's min_len).
 Finished hypotheses are ranked by GNMT's length penalty (Wu et al. 2016):
 ``score / ((5 + |Y|) / 6) ** lenpen`` with ``|Y|`` the output tokens including ``</s>``
 (``lenpen`` 0: raw log-probability).
@@ -145,7 +146,7 @@ class CtcPrefixScorer:
 def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, beam: int = 4, lenpen: float = 0.6,
                 max_len_a: float = 1.5, max_len_b: int = 10, max_len: int = 1024, nbest: int = 1,
                 use_cache: bool = True, ctc_weight: float = 0.0, ctc_candidates: int = 0, blank: int = 0,
-                lm=None, lm_weight: float = 0.0) -> list[list[Hyp]]:
+                lm=None, lm_weight: float = 0.0, min_len: int = 0) -> list[list[Hyp]]:
     """The ``nbest`` best hypotheses of every source in the batch, best first (see the module docstring)."""
     memory, mem_lengths = model.encode(src, src_lengths)
     b, k = src.size(0), beam
@@ -170,6 +171,8 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, bea
     for t in range(1, max(limits) + 1):
         logp, state = model.step(tokens, state, memory, mem_lengths, use_cache=use_cache)
         logp[:, NEVER] = NEG_INF
+        if t <= min_len:
+            logp[:, eos] = NEG_INF
         if lm is not None and lm_weight:
             logp = logp + lm_weight * torch.log_softmax(lm(tokens)[:, -1].float(), -1)
         if ctc is not None:

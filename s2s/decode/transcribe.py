@@ -51,6 +51,7 @@ def load_engine(model: str, engine: str = "auto", device: str = "cpu", threads: 
     if threads > 0:
         torch.set_num_threads(threads)
     rec = Recognizer.load(model, device)
+    rec.require_ctc()
     if rec.sample_rate is None:
         raise S2SError(f"{model}: the model has no front end (trained on features of unknown origin); "
                        f"it cannot read audio")

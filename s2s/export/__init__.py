@@ -81,6 +81,7 @@ def export_model(checkpoint, fmt: str, out, check: bool = True) -> dict:
     if fmt not in FORMATS:
         raise S2SError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     rec = Recognizer.load(checkpoint, "cpu")
+    rec.require_ctc()
     if rec.model.frontend.feature_extractor is None:
         raise S2SError(f"{checkpoint}: the model has no front end (trained on features of unknown origin); "
                        f"only models with a frontend config export with their front end inside")

@@ -1,0 +1,123 @@
+"""Beam-search throughput: s2s's batched beam search vs Hugging Face ``transformers`` ``generate()``.
+
+    python benchmarks/translate.py [--sentences 32] [--src-len 24] [--tgt-len 24] [--beam 4] [--threads 2]
+
+Both models have Transformer-base dimensions (6+6 layers, d 512, 8 heads, ff 2048, a shared
+32,004-token vocabulary) and random weights (nothing is downloaded): s2s's ``seq2seq`` model
+from ``transformer_base`` presets, and a MarianMT model (``MarianMTModel``) from a
+``MarianConfig`` of the same sizes. They get the same source token ids, in the same batches.
+Output length is made identical: ``</s>`` is forbidden until ``--tgt-len`` tokens are out and
+forced right after (s2s: ``min_len`` and ``max_len_b``; transformers: ``min_new_tokens`` =
+``max_new_tokens``), so both run the same number of decoder steps over the same number of
+hypotheses. Each runs with and without its decoder cache (s2s recomputes every prefix without
+it, as does ``use_cache=False``). fp32 on CPU, ``--threads`` intra-op threads, no dropout.
+
+Prints a table and ends with ``RESULT speedup=X ...`` (s2s cached / transformers cached, in
+sentences per second). Like for like except the architectures' own details: s2s's Transformer is
+pre-norm with a final LayerNorm (OpenSeq2Seq's layout), Marian is post-norm; both have the same
+matrix shapes, so the work per step is the same to within the norms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+VOCAB = 32004
+BOS, EOS, PAD = 2, 3, 1
+
+
+def s2s_model():
+    import s2s.models  # noqa: F401
+    from s2s.models.registry import build_model
+
+    return build_model("seq2seq", dict(encoder="transformer", encoder_conf={"preset": "transformer_base"},
+                                       decoder="transformer", decoder_conf={"preset": "transformer_base"},
+                                       vocab_size=VOCAB, model_conf={"share_embeddings": True})).eval()
+
+
+def marian_model():
+    from transformers import MarianConfig, MarianMTModel
+
+    cfg = MarianConfig(vocab_size=VOCAB, d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
+                       decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048, max_position_embeddings=512,
+                       pad_token_id=PAD, eos_token_id=EOS, decoder_start_token_id=BOS, forced_eos_token_id=EOS,
+                       dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, scale_embedding=True,
+                       share_encoder_decoder_embeddings=True, tie_word_embeddings=True)
+    return MarianMTModel(cfg).eval()
+
+
+def params(m) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def run_s2s(model, src, lengths, beam, tgt_len, use_cache) -> list[int]:
+    from s2s.decode.seq2seq import beam_search
+
+    out = beam_search(model, src, lengths, BOS, EOS, beam=beam, lenpen=0.6, max_len_a=0.0, max_len_b=tgt_len + 1,
+                      min_len=tgt_len, use_cache=use_cache)
+    return [len(nb[0].tokens) for nb in out]
+
+
+def run_hf(model, src, lengths, beam, tgt_len, use_cache) -> list[int]:
+    mask = torch.arange(src.size(1))[None, :] < lengths[:, None]
+    out = model.generate(input_ids=src, attention_mask=mask.long(), num_beams=beam, max_new_tokens=tgt_len + 1,
+                         min_new_tokens=tgt_len + 1, length_penalty=0.6, early_stopping=True, use_cache=use_cache,
+                         do_sample=False)
+    # Generated ids after the start token, without </s> and padding.
+    return [int(((row != PAD) & (row != EOS) & (row != BOS)).sum()) for row in out]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sentences", type=int, default=32)
+    p.add_argument("--batch", type=int, default=16, help="sentences per batch")
+    p.add_argument("--src-len", type=int, default=24)
+    p.add_argument("--tgt-len", type=int, default=24)
+    p.add_argument("--beam", type=int, default=4)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=2, help="timed runs of each (the best is reported)")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    ours, hf = s2s_model(), marian_model()
+    print(f"s2s seq2seq transformer_base: {params(ours):,} parameters; MarianMT: {params(hf):,} parameters")
+    g = torch.Generator().manual_seed(1)
+    lengths = torch.randint(a.src_len // 2, a.src_len + 1, (a.sentences,), generator=g)
+    src = torch.randint(5, VOCAB, (a.sentences, a.src_len), generator=g)
+    src[:, 0] = 5
+    for i, n in enumerate(lengths.tolist()):
+        src[i, n - 1] = EOS
+        src[i, n:] = PAD
+    batches = [(src[i:i + a.batch], lengths[i:i + a.batch]) for i in range(0, a.sentences, a.batch)]
+    rows = []
+    results = {}
+    for name, fn, model in (("s2s", run_s2s, ours), ("transformers", run_hf, hf)):
+        for cache in (True, False):
+            best = float("inf")
+            lens: list[int] = []
+            with torch.inference_mode():
+                fn(model, *batches[0], a.beam, a.tgt_len, cache)  # warm-up
+                for _ in range(a.repeats):
+                    t0 = time.perf_counter()
+                    lens = [n for b in batches for n in fn(model, *b, a.beam, a.tgt_len, cache)]
+                    best = min(best, time.perf_counter() - t0)
+            assert all(n == a.tgt_len for n in lens), f"{name}: output lengths {sorted(set(lens))} != {a.tgt_len}"
+            sps, tps = a.sentences / best, a.sentences * a.tgt_len / best
+            results[(name, cache)] = sps
+            rows.append(f"| {name} | {'yes' if cache else 'no'} | {best:.2f} | {sps:.2f} | {tps:.1f} |")
+    print(f"\n{a.sentences} sentences of {a.src_len // 2}-{a.src_len} source tokens in batches of {a.batch}, beam "
+          f"{a.beam}, {a.tgt_len} output tokens each, {a.threads} threads, fp32 CPU")
+    print("| implementation | decoder cache | seconds | sentences/s | target tokens/s |\n|---|---|---:|---:|---:|")
+    print("\n".join(rows))
+    speed = results[("s2s", True)] / results[("transformers", True)]
+    nocache = results[("s2s", False)] / results[("transformers", False)]
+    gain = results[("s2s", True)] / results[("s2s", False)]
+    print(f"RESULT speedup={speed:.2f} speedup_nocache={nocache:.2f} s2s_cache_gain={gain:.2f} "
+          f"s2s_sent_per_s={results[('s2s', True)]:.2f} hf_sent_per_s={results[('transformers', True)]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
