@@ -16,8 +16,8 @@ fi
 # Everything a minimal Debian 12/13 with only python3 lacks, named explicitly (not through
 # Recommends): the venv module and headers for packages that compile (kenlm), a C++
 # toolchain and cmake + boost for KenLM's lmplz/build_binary, sox, the speech engines and
-# festival's voice and lexicon, shellcheck for the lint test.
-apt_pkgs="python3-venv python3-dev g++ make cmake pkg-config sox libsox-fmt-all flite espeak-ng festival festvox-kallpc16k festlex-cmu shellcheck libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev"
+# festival's voice and lexicon, Apertium (en-es) and WordNet for egs/mini_mt, shellcheck for the lint test.
+apt_pkgs="python3-venv python3-dev g++ make cmake pkg-config sox libsox-fmt-all flite espeak-ng festival festvox-kallpc16k festlex-cmu apertium apertium-en-es wordnet-base shellcheck libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev"
 missing=""
 for p in $apt_pkgs; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
