@@ -6,11 +6,11 @@
 # "<!-- attention: begin -->" and "<!-- attention: end -->" (a row per config, replaced when run again).
 #
 # Usage (from egs/mini, after ./run.sh --stop-stage 5):
-#   local/attention.sh --config conf/train_jca.yaml
-#   local/attention.sh --config conf/train_las.yaml --ctc-weight 0
+#   local/attention.sh --train-config conf/train_jca.yaml
+#   local/attention.sh --train-config conf/train_las.yaml --ctc-weight 0
 set -euo pipefail
 
-config=conf/train_jca.yaml
+train_config=conf/train_jca.yaml
 train_args=""      # extra overrides for s2s.bin.train, e.g. "--max_steps 100"
 beam=10            # attention beam width
 ctc_weight=""      # joint decoding weight (default: 0.3 with a CTC head, else 0)
@@ -23,14 +23,14 @@ ngpu=auto
 . ./path.sh
 . utils/parse_options.sh
 
-for f in "$config" data/train/feats.scp data/dev/feats.scp data/test/feats.scp exp/train/decode_test/greedy/scoring/wer.txt; do
-  [ -f "$f" ] || { echo "$0: $f not found; run ./run.sh --stop-stage 5 first (or check --config)" >&2; exit 1; }
+for f in "$train_config" data/train/feats.scp data/dev/feats.scp data/test/feats.scp exp/train/decode_test/greedy/scoring/wer.txt; do
+  [ -f "$f" ] || { echo "$0: $f not found; run ./run.sh --stop-stage 5 first (or check --train-config)" >&2; exit 1; }
 done
-name=$(basename "${config%.*}")
+name=$(basename "${train_config%.*}")
 exp=exp/$name
 start=$SECONDS
 # shellcheck disable=SC2086
-utils/train.sh --cmd "$cuda_cmd" --ngpu "$ngpu" $exp -- --config "$config" --train_data data/train \
+utils/train.sh --cmd "$cuda_cmd" --ngpu "$ngpu" $exp -- --config "$train_config" --train_data data/train \
   --valid_data data/dev --token_list data/lang $train_args
 minutes=$(( (SECONDS - start + 30) / 60 ))
 for s in dev test; do
@@ -40,7 +40,7 @@ for s in dev test; do
     --out-dir $exp/decode_$s/attention/scoring > /dev/null
 done
 
-python - "$name" "$config" "$beam" "${ctc_weight:-default}" "$minutes" <<'PY'
+python - "$name" "$train_config" "$beam" "${ctc_weight:-default}" "$minutes" <<'PY'
 import re
 import sys
 from pathlib import Path
