@@ -68,3 +68,15 @@ class _AtomicPath:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tmp)
         return False
+
+
+def utf8_lines(stream, label, fix: str = "re-encode the file as UTF-8"):
+    """``(lineno, line)`` for each line of a binary ``stream`` (line ending removed); S2SError
+    ``LABEL:LINE: not valid UTF-8; FIX`` at the first line that does not decode."""
+    from s2s.errors import S2SError
+
+    for lineno, raw in enumerate(stream, 1):
+        try:
+            yield lineno, raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise S2SError(f"{label}:{lineno}: not valid UTF-8; {fix}") from None

@@ -19,6 +19,7 @@ import torch
 from s2s.data.tokens import Vocabulary
 from s2s.decode.seq2seq import beam_search, greedy_search
 from s2s.errors import S2SError
+from s2s.io import utf8_lines
 
 log = logging.getLogger("s2s.translate")
 
@@ -101,24 +102,19 @@ class Translator:
 
 
 def read_inputs(inputs: list[str], table: bool) -> tuple[list[str], list[str], list[str]]:
-    """(keys, sentences, where) of the input files (``-``: stdin); Kaldi tables with ``table``."""
+    """(keys, sentences, where) of the input files (``-`` or none: stdin); Kaldi tables with ``table``."""
+    import contextlib
     import sys
 
     keys, sents, where = [], [], []
     for name in inputs or ["-"]:
-        stream = sys.stdin.buffer if name == "-" else None
-        if stream is None:
-            try:
-                stream = open(name, "rb")
-            except OSError as e:
-                raise S2SError(f"{name}: cannot read ({e.strerror}); check the path") from None
         label = "<stdin>" if name == "-" else name
-        with stream if name != "-" else _nullctx(stream):
-            for lineno, raw in enumerate(stream, 1):
-                try:
-                    line = raw.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError:
-                    raise S2SError(f"{label}:{lineno}: not valid UTF-8; re-encode the input as UTF-8") from None
+        try:
+            stream = contextlib.nullcontext(sys.stdin.buffer) if name == "-" else open(name, "rb")
+        except OSError as e:
+            raise S2SError(f"{name}: cannot read ({e.strerror}); check the path") from None
+        with stream as f:
+            for lineno, line in utf8_lines(f, label, "re-encode the input as UTF-8"):
                 if table:
                     parts = line.split(maxsplit=1)
                     if not parts:
@@ -128,17 +124,6 @@ def read_inputs(inputs: list[str], table: bool) -> tuple[list[str], list[str], l
                 sents.append(" ".join(line.split()))
                 where.append(f"{label}:{lineno}")
     return keys, sents, where
-
-
-class _nullctx:
-    def __init__(self, obj):
-        self.obj = obj
-
-    def __enter__(self):
-        return self.obj
-
-    def __exit__(self, *exc):
-        return False
 
 
 def translate_files(model: str, inputs: list[str], output: str | None = None, table: bool = False,

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from s2s.data.tokens import Vocabulary
 from s2s.errors import S2SError
+from s2s.io import utf8_lines
 from s2s.tasks.base import TASKS, Task
 
 log = logging.getLogger("s2s.mt")
@@ -41,11 +42,7 @@ def _read_lines(path: Path, kaldi: bool) -> tuple[list[str], list[str]]:
     opener = gzip.open if path.suffix == ".gz" else open
     ids, out = [], []
     with opener(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError:
-                raise S2SError(f"{path}:{lineno}: not valid UTF-8; re-encode the file as UTF-8") from None
+        for lineno, line in utf8_lines(f, path):
             if kaldi:
                 parts = line.split(maxsplit=1)
                 key, line = (parts[0], parts[1] if len(parts) > 1 else "") if parts else ("", "")
