@@ -25,8 +25,9 @@ LETTERS = "abcdefgh"
 SIZES = {"transformer": {"d_model": 64, "num_heads": 4, "num_layers": 2, "ff_dim": 128, "dropout": 0.0},
          "rnn": {"hidden": 64, "num_layers": 2, "dropout": 0.0},
          "convs2s": {"layers": [[64, 3, 4]], "dropout": 0.0}}
-# (epochs, peak lr): the RNN pair learns the alignment more slowly than the others.
-BUDGET = {("rnn", "rnn"): (16, 0.006)}
+# (epochs, peak lr) where the default (12, 0.002) is not enough: the RNN pair learns the alignment
+# more slowly (0 % after 12 epochs at 0.002), and Transformer -> ConvS2S stopped at 97.5 %.
+BUDGET = {("rnn", "rnn"): (16, 0.006), ("transformer", "convs2s"): (16, 0.003)}
 
 
 @pytest.fixture(scope="module")

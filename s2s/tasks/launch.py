@@ -33,10 +33,11 @@ def _choices() -> dict[str, list[str]]:
     from s2s.models.classifiers import CLASSIFIERS
     from s2s.models.lm import LMS
     from s2s.models.registry import ENCODERS
+    from s2s.models.seq2seq import DECODERS
     from s2s.optim.build import OPTIMIZERS
     from s2s.optim.schedulers import SCHEDULERS
 
-    return {"task": sorted(TASKS.names()), "encoder": ENCODERS.names(), "lm": LMS.names(),
+    return {"task": sorted(TASKS.names()), "encoder": ENCODERS.names(), "decoder": DECODERS.names(), "lm": LMS.names(),
             "model": CLASSIFIERS.names(), "optim": OPTIMIZERS.names(), "scheduler": SCHEDULERS.names()}
 
 
