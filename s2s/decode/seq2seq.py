@@ -225,7 +225,7 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, bea
             r_sel = r_new.index_select(0, index)[torch.arange(len(pick_rows)), pos]
             psi_sel = psi.index_select(0, index)[torch.arange(len(pick_rows)), pos]
             ctc_state = {"r": r_sel, "psi": psi_sel, "last": new_tok_t}
-        state = reorder_state(state, index)
+        state = reorder_state(state, index, within_sentence=True)  # beams never leave their sentence
         tokens = torch.cat([tokens.index_select(0, index), new_tok_t[:, None]], 1)
         scores = torch.tensor(pick_scores, device=memory.device)
     out = []

@@ -354,12 +354,20 @@ class ConvS2SEncoder(nn.Module):
 
 
 # ----------------------------------------------------------------------------- decoders
-def reorder_state(state, index: Tensor):
-    """Select beams ``index`` of every tensor (batch first) in a nested state."""
+# Decoder state entries computed once from the encoder memory: identical for every beam of a
+# sentence, so a reordering that keeps each beam within its sentence (beam search's) leaves them be.
+STATIC_STATE = frozenset({"cross_k", "cross_v", "mem_mask", "memory", "keys", "mask", "values"})
+
+
+def reorder_state(state, index: Tensor, within_sentence: bool = False):
+    """Select beams ``index`` of every tensor (batch first) in a nested state. With ``within_sentence``
+    (every new row comes from a row of the same sentence) the memory-derived ``STATIC_STATE`` entries
+    are kept as they are."""
     if isinstance(state, Tensor):
         return state.index_select(0, index)
     if isinstance(state, dict):
-        return {k: reorder_state(v, index) for k, v in state.items()}
+        return {k: v if within_sentence and k in STATIC_STATE else reorder_state(v, index)
+                for k, v in state.items()}
     if isinstance(state, (list, tuple)):
         return type(state)(reorder_state(v, index) for v in state)
     return state
