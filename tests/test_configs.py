@@ -88,8 +88,16 @@ def data(tmp_path_factory):
 @pytest.mark.parametrize("config", CONFIGS, ids=[str(p.relative_to(ROOT / "egs")) for p in CONFIGS])
 def test_config_dry_run(config, data):
     root, corpus, kws, tts = data
-    task = yaml.safe_load(config.read_text())["task"]
+    conf = yaml.safe_load(config.read_text())
+    task = conf["task"]
+    if task == "mt":  # a parallel data dir: the transcripts on both sides
+        mt = root / "mt"
+        mt.mkdir(exist_ok=True)
+        text = (corpus["train"] / "text").read_text()
+        (mt / "text").write_text(text)
+        (mt / f"text.{conf['tgt_lang']}").write_text(text)
     args = {
+        "mt": ["--train_data", str(root / "mt"), "--valid_data", str(root / "mt"), "--token_list", str(corpus["lang"])],
         "asr": ["--train_data", str(corpus["train"]), "--valid_data", str(corpus["valid"]),
                 "--token_list", str(corpus["lang"])],
         "lm": ["--train_data", str(corpus["train"] / "text"), "--valid_data", str(corpus["valid"] / "text"),

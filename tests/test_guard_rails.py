@@ -37,7 +37,7 @@ def test_train_help_lists_keys_meanings_defaults_and_choices(capsys):
     for key in full_defaults("asr"):
         assert f"\n  {key}: " in out, key
     assert "  max_epochs: 10\n      epochs to train" in out
-    assert "(one of: ds2, jasper, quartznet, wav2letter)" in out
+    assert "(one of: convs2s, ds2, jasper, quartznet, rnn, transformer," in out and "wav2letter)" in out
     with pytest.raises(SystemExit):
         train_bin.main(["--task", "lm", "--help"])
     out = capsys.readouterr().out
