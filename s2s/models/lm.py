@@ -31,13 +31,10 @@ class SinusoidalPositions(nn.Module):
 
     def __init__(self, dim: int, max_len: int):
         super().__init__()
-        pos = torch.arange(max_len, dtype=torch.float32)[:, None]
-        freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
-        table = torch.zeros(max_len, dim)
-        table[:, 0::2] = torch.sin(pos * freq)
-        table[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+        from s2s.models.seq2seq import sinusoid_table
+
         # Not a parameter and not saved: it is a pure function of (dim, max_len).
-        self.register_buffer("table", table, persistent=False)
+        self.register_buffer("table", sinusoid_table(max_len, dim), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.table[: x.size(1)].to(x.dtype)

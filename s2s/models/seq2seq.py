@@ -278,14 +278,15 @@ class GnmtEncoder(nn.Module):
 
 
 class _GluConv(nn.Module):
-    """Conv1d to 2C channels + GLU (Dauphin et al. 2017), Gehring et al.'s initialisation."""
+    """Conv1d from ``in_channels`` to 2C channels + GLU (Dauphin et al. 2017), Gehring et al.'s
+    initialisation (std sqrt(4 (1 - dropout) / (kernel * in_channels)))."""
 
-    def __init__(self, channels: int, kernel: int, dropout: float, causal: bool):
+    def __init__(self, in_channels: int, channels: int, kernel: int, dropout: float, causal: bool):
         super().__init__()
         self.kernel = kernel
         self.causal = causal
-        self.conv = nn.Conv1d(channels, 2 * channels, kernel, padding=0)
-        std = math.sqrt(4 * (1.0 - dropout) / (kernel * channels))
+        self.conv = nn.Conv1d(in_channels, 2 * channels, kernel, padding=0)
+        std = math.sqrt(4 * (1.0 - dropout) / (kernel * in_channels))
         nn.init.normal_(self.conv.weight, std=std)
         nn.init.zeros_(self.conv.bias)
 
@@ -334,9 +335,7 @@ class ConvS2SEncoder(nn.Module):
             if k % 2 == 0:
                 raise S2SError(f"encoder_conf layers: kernel {k} must be odd (centred convolution)")
             self.res.append(nn.Linear(prev, ch) if ch != prev else nn.Identity())
-            self.convs.append(_GluConv(ch, k, dropout, causal=False))
-            if ch != prev:
-                self.convs[-1].conv = nn.Conv1d(prev, 2 * ch, k)
+            self.convs.append(_GluConv(prev, ch, k, dropout, causal=False))
             prev = ch
         self.out = _linear_init(nn.Linear(prev, input_dim), dropout)
         self.output_dim = 2 * input_dim
@@ -549,10 +548,7 @@ class ConvS2SDecoder(nn.Module):
         prev = specs[0][0]
         for ch, k in specs:
             self.res.append(nn.Linear(prev, ch) if ch != prev else nn.Identity())
-            conv = _GluConv(ch, k, dropout, causal=True)
-            if ch != prev:
-                conv.conv = nn.Conv1d(prev, 2 * ch, k)
-            self.convs.append(conv)
+            self.convs.append(_GluConv(prev, ch, k, dropout, causal=True))
             self.att_in.append(_linear_init(nn.Linear(ch, embed_dim), 0.0))
             self.att_out.append(_linear_init(nn.Linear(embed_dim, ch), 0.0))
             prev = ch
