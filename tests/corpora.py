@@ -222,6 +222,16 @@ def _write_lm_file(path: Path, sentences: list[str]) -> None:
         raise ValueError(f"no generator for LM resource {name!r}")
 
 
+def word_list_arpa(words, logprob: float = -1.0) -> str:
+    """An ARPA model giving each of ``words`` log10-probability ``logprob`` (and ``<unk>`` -3), with the
+    one bigram KenLM needs to load it (it reads bigram models and up)."""
+    words = list(words)
+    lines = ["\\data\\", f"ngram 1={len(words) + 3}", "ngram 2=1", "", "\\1-grams:", "-1.0\t<s>\t-0.3",
+             "-1.0\t</s>", "-3.0\t<unk>", *(f"{logprob}\t{w}" for w in words), "", "\\2-grams:",
+             f"{logprob}\t<s> {words[0]}", "", "\\end\\", ""]
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- Speech Commands
 
 COMMANDS_V1_12 = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")

@@ -71,6 +71,32 @@ def test_joint_ctc_attention_and_las_learn_and_decode(trained):
     assert proc.returncode == 1 and "'asr' model" in proc.stderr and "'mt'" in proc.stderr
 
 
+def test_word_ngram_fusion_from_the_command_line(trained):
+    import collections
+
+    from corpora import word_list_arpa
+    from toy_asr import WORDS
+
+    root, corpus = trained
+    proc = decode(root, corpus, "las", "--att-beam", "4")
+    assert proc.returncode == 0, proc.stderr
+    alone = [line.split()[1:] for line in open(root / "exp/las/dec/text")]
+    # An n-gram of the toy corpus's words but the one LAS writes most: fused with unknown words
+    # forbidden, that word disappears from the output; the rest keep to the n-gram's words.
+    gone = collections.Counter(w for words in alone for w in words).most_common(1)[0][0]
+    kept = [w for w in WORDS if w != gone]
+    arpa = root / "words.arpa"
+    arpa.write_text(word_list_arpa(kept, -0.9))
+    proc = decode(root, corpus, "las", "--att-beam", "4", "--lm", str(arpa), "--lm-weight", "0.5",
+                  "--word-score", "1.0")
+    assert proc.returncode == 0, proc.stderr
+    fused = [line.split()[1:] for line in open(root / "exp/las/dec/text")]
+    assert all(w in kept for words in fused for w in words), (gone, fused)
+    assert sum(map(len, fused)) > 0
+    proc = decode(root, corpus, "las", "--lm", str(root / "nope.arpa"))
+    assert proc.returncode == 1 and "nope.arpa" in proc.stderr
+
+
 def test_ctc_weight_out_of_range_is_refused(tmp_path):
     from s2s.tasks.asr import AsrTask
 

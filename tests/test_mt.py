@@ -96,6 +96,28 @@ def test_translate_score_and_nbest(trained):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_translate_with_a_target_language_model(trained):
+    model = trained / "exp/mt/checkpoints/last.pt"
+    # A Spanish unigram LM without "grande": fused with unknown words forbidden, the translation of
+    # "the big dog" cannot contain it; with a finite --unk-score the model's own choice comes back.
+    from corpora import word_list_arpa
+
+    words = [w for w in WORDS.values() if w != "grande"]
+    arpa = trained / "es.arpa"
+    arpa.write_text(word_list_arpa(words))
+    plain = run("s2s.bin.translate", str(model), "--beam", "4", stdin="the big dog\n").stdout.strip()
+    assert plain == "el grande perro"
+    proc = run("s2s.bin.translate", str(model), "--beam", "4", "--lm", str(arpa), "--lm-weight", "0.5",
+               stdin="the big dog\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() and "grande" not in proc.stdout
+    proc = run("s2s.bin.translate", str(model), "--beam", "4", "--lm", str(arpa), "--lm-weight", "0.1",
+               "--unk-score", "-1", stdin="the big dog\n")
+    assert proc.stdout.strip() == "el grande perro", proc.stderr
+    proc = run("s2s.bin.translate", str(model), "--lm", str(trained / "missing.arpa"), stdin="the dog\n")
+    assert proc.returncode == 1 and "missing.arpa" in proc.stderr and not proc.stdout
+
+
 def test_long_sources_and_wrong_model_kinds(trained):
     model = trained / "exp/mt/checkpoints/last.pt"
     long_line = " ".join(["the big red house"] * 6) + "\n"  # > 64 characters: the encoder's max_len

@@ -1,4 +1,4 @@
-"""Decode a data dir with a trained CTC model.
+"""Decode a data dir with a trained speech recognition model (CTC, or with an attention decoder).
 
 ``python -m s2s.bin.decode --model exp/NAME/model.pt --data data/test --out exp/NAME/decode_test``
 writes OUT/text (Kaldi format). The model carries its front end: inputs are DATA/feats.scp
@@ -7,7 +7,9 @@ when present (checked to come from the model's front end), else the audio of wav
 
 Decoders: ``greedy`` (best path) and ``beam`` (CTC beam search with a KenLM n-gram
 through flashlight-text; ``--lm``, ``--lexicon``, ``--beam``, ``--lm-weight``,
-``--word-score``, ``--nbest`` -> OUT/nbest.jsonl). ``--dump-logprobs`` also writes
+``--word-score``, ``--nbest`` -> OUT/nbest.jsonl); ``attention`` (models with an attention
+decoder: beam search, joint with the CTC prefix score (``--ctc-weight``), fused with a
+neural LM or a word n-gram given by ``--lm``). ``--dump-logprobs`` also writes
 OUT/logprobs.{ark,scp} so beam search and alpha/beta tuning can run again without
 the network (``--logprobs SCP`` decodes such a dump). ``--nj N --job J`` decodes
 job J's share and writes OUT/text.J (and nbest.J.jsonl, logprobs.J.*); the recipe
@@ -50,6 +52,11 @@ def get_parser() -> argparse.ArgumentParser:
                    help="joint CTC-attention weight lambda (default: 0.3 with a CTC head, else 0)")
     g.add_argument("--lenpen", type=float, default=0.0, help="GNMT length penalty alpha")
     g.add_argument("--max-len-ratio", type=float, default=1.0, help="output tokens at most this times the encoder frames")
+    g.add_argument("--ctc-candidates", type=int, default=0,
+                   help="tokens per hypothesis scored by the CTC prefix score and the n-gram (default 1.5 x beam)")
+    g.description = ("shallow fusion: --lm with an LM checkpoint (.pt, task lm, the model's tokens) adds "
+                     "--lm-weight x its log-probabilities; with a KenLM word n-gram it adds --lm-weight x ln "
+                     "P(word) + --word-score per word, and --unk-score for words it does not know (-inf: none)")
     return p
 
 

@@ -6,7 +6,8 @@ line, in input order, to stdout or --output (written complete or not at all). Wi
 --table, inputs and output are Kaldi-style ``id sentence`` tables (what the recipes
 score). --nbest N writes N lines per input in Moses' n-best format
 ``index ||| translation ||| score``. A source longer than the model's positions is
-truncated with a warning (--long truncate) or is an error (--long error).
+truncated with a warning (--long truncate) or is an error (--long error). --lm fuses a
+target-language LM (an s2s LM checkpoint or a KenLM word n-gram) into the beam search.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-tokens", type=int, default=4000, help="source tokens per batch (padded)")
     p.add_argument("--long", choices=["truncate", "error"], default="truncate",
                    help="a source longer than the model's positions (default: truncate with a warning)")
+    p.add_argument("--lm", help="shallow fusion with a target-language LM: an s2s LM checkpoint (.pt, task lm, "
+                                "the model's tokens) or a KenLM word n-gram")
+    p.add_argument("--lm-weight", type=float, default=0.3, help="weight of the LM's log-probabilities (default 0.3)")
+    p.add_argument("--word-score", type=float, default=0.0, help="n-gram: bonus per word")
+    p.add_argument("--unk-score", type=float, default=float("-inf"),
+                   help="n-gram: score of a word the LM does not know (default -inf: not allowed)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: the library's)")
     return p
@@ -43,7 +50,8 @@ def main(argv=None) -> int:
     a = get_parser().parse_args(argv)
     return run_main("s2s-translate", translate_files, a.model, a.inputs, output=a.output, table=a.table,
                     device=a.device, threads=a.threads, beam=a.beam, lenpen=a.lenpen, nbest=a.nbest,
-                    max_len_a=a.max_len_a, max_len_b=a.max_len_b, batch_tokens=a.batch_tokens, long=a.long)
+                    max_len_a=a.max_len_a, max_len_b=a.max_len_b, batch_tokens=a.batch_tokens, long=a.long,
+                    lm=a.lm, lm_weight=a.lm_weight, word_score=a.word_score, unk_score=a.unk_score)
 
 
 if __name__ == "__main__":

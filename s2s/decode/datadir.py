@@ -32,7 +32,8 @@ def network_logprobs(model: str, data: str, nj: int, job: int, device: str, batc
 
 def attention_nbest(model: str, data: str, nj: int, job: int, device: str, batch_seconds: float, args):
     """``(vocab, keys, n-best)`` of this job's utterances by the model's attention decoder: batched beam
-    search, joint with the CTC head's prefix scores when ``args.ctc_weight`` > 0."""
+    search, joint with the CTC head's prefix scores when ``args.ctc_weight`` > 0, fused with the LM
+    ``args.lm`` (a neural LM checkpoint or a KenLM word n-gram) at ``args.lm_weight``."""
     import torch
 
     from s2s.decode.seq2seq import beam_search
@@ -50,6 +51,12 @@ def attention_nbest(model: str, data: str, nj: int, job: int, device: str, batch
         raise S2SError(f"{model}: --ctc-weight {ctc_weight} needs a CTC head; this model was trained without one "
                        f"(ctc_weight 0); use --ctc-weight 0")
     v = rec.vocab
+    fusion = []
+    if getattr(args, "lm", None):
+        from s2s.decode.fusion import load_fusion
+
+        fusion.append(load_fusion(args.lm, v, args.lm_weight, getattr(args, "word_score", 0.0),
+                                  getattr(args, "unk_score", float("-inf")), device))
     out: dict = {}
     for group in rec.batches(inputs, batch_seconds):
         tensors = [torch.as_tensor(np.asarray(inputs[i], dtype=np.float32)) for i in group]
@@ -58,7 +65,7 @@ def attention_nbest(model: str, data: str, nj: int, job: int, device: str, batch
         res = beam_search(rec.model, x, lens, v.bos_id, v.eos_id, beam=getattr(args, "att_beam", 10),
                           lenpen=getattr(args, "lenpen", 0.0), max_len_a=getattr(args, "max_len_ratio", 1.0),
                           max_len_b=0, nbest=max(1, getattr(args, "nbest", 1)), ctc_weight=ctc_weight,
-                          blank=v.blank_id)
+                          blank=v.blank_id, fusion=fusion, ctc_candidates=getattr(args, "ctc_candidates", 0))
         for i, nb in zip(group, res):
             out[keys[i]] = nb
     return v, keys, out

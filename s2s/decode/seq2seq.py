@@ -21,7 +21,9 @@ Scores added to the decoder's log-probability ``log p_att``:
   ``(1 - λ) log p_att + λ log p_ctc`` where ``log p_ctc`` is the CTC prefix score of the
   extended hypothesis minus that of the hypothesis, computed for the best
   ``ctc_candidates`` tokens by attention (the others are dropped);
-- shallow fusion with a neural LM of task ``lm`` (same vocabulary): ``+ lm_weight log p_lm``.
+- shallow fusion (``fusion``, s2s.decode.fusion): a neural LM adds ``weight log p_lm`` to every
+  token; a word n-gram adds its weighted word scores to the candidates (the best
+  ``ctc_candidates`` by attention and neural LM, as the CTC prefix score does).
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ class CtcPrefixScorer:
 def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, beam: int = 4, lenpen: float = 0.6,
                 max_len_a: float = 1.5, max_len_b: int = 10, max_len: int = 1024, nbest: int = 1,
                 use_cache: bool = True, ctc_weight: float = 0.0, ctc_candidates: int = 0, blank: int = 0,
-                lm=None, lm_weight: float = 0.0, min_len: int = 0) -> list[list[Hyp]]:
+                fusion=(), min_len: int = 0) -> list[list[Hyp]]:
     """The ``nbest`` best hypotheses of every source in the batch, best first (see the module docstring)."""
     memory, mem_lengths = model.encode(src, src_lengths)
     b, k = src.size(0), beam
@@ -167,18 +169,27 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, bea
             raise S2SError("ctc_weight > 0 needs a model with a CTC head (trained with ctc_weight > 0)")
         ctc = CtcPrefixScorer(model.ctc_logprobs(memory), mem_lengths, blank, eos)
         ctc_state = ctc.initial()
-        ncand = min(ctc_candidates or max(int(1.5 * k), k + 1), model.vocab_size)
+    full = [f for f in fusion if f.full]
+    partial = [f for f in fusion if not f.full]
+    part_states = [f.initial(b * k) for f in partial]
+    ncand = min(ctc_candidates or max(int(1.5 * k), k + 1), model.vocab_size)
     for t in range(1, max(limits) + 1):
         logp, state = model.step(tokens, state, memory, mem_lengths, use_cache=use_cache)
         logp[:, NEVER] = NEG_INF
         if t <= min_len:
             logp[:, eos] = NEG_INF
-        if lm is not None and lm_weight:
-            logp = logp + lm_weight * torch.log_softmax(lm(tokens)[:, -1].float(), -1)
         if ctc is not None:
-            cands = logp.topk(ncand, -1).indices                          # (N, M) by attention
-            psi, r_new = ctc.score(ctc_state, cands, first=t == 1)
-            joint = (1 - ctc_weight) * logp.gather(1, cands) + ctc_weight * (psi - ctc_state["psi"][:, None])
+            logp = (1 - ctc_weight) * logp
+        for f in full:
+            logp = logp + f.scores(tokens)
+        if ctc is not None or partial:
+            cands = logp.topk(ncand, -1).indices                          # (N, M) by attention (+ LM)
+            joint = logp.gather(1, cands)
+            if ctc is not None:
+                psi, r_new = ctc.score(ctc_state, cands, first=t == 1)
+                joint = joint + ctc_weight * (psi - ctc_state["psi"][:, None])
+            for f, st in zip(partial, part_states):
+                joint = joint + f.score(st, cands)
             logp = torch.full_like(logp, NEG_INF).scatter(1, cands, joint)
         for i, lim in enumerate(limits):
             if t >= lim:
@@ -225,6 +236,7 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, bea
             r_sel = r_new.index_select(0, index)[torch.arange(len(pick_rows)), pos]
             psi_sel = psi.index_select(0, index)[torch.arange(len(pick_rows)), pos]
             ctc_state = {"r": r_sel, "psi": psi_sel, "last": new_tok_t}
+        part_states = [f.select(st, pick_rows, pick_tok) for f, st in zip(partial, part_states)]
         state = reorder_state(state, index, within_sentence=True)  # beams never leave their sentence
         tokens = torch.cat([tokens.index_select(0, index), new_tok_t[:, None]], 1)
         scores = torch.tensor(pick_scores, device=memory.device)

@@ -66,8 +66,9 @@ class Translator:
 
     def translate(self, sentences: list[str], beam: int = 4, lenpen: float = 0.6, nbest: int = 1,
                   batch_tokens: int = 4000, max_len_a: float = 1.5, max_len_b: int = 10, long: str = "truncate",
-                  names: list[str] | None = None, progress=None) -> list[list[tuple[str, float]]]:
-        """n-best ``(text, score)`` per sentence (beam 0 or 1 with nbest 1: greedy)."""
+                  names: list[str] | None = None, progress=None, fusion=()) -> list[list[tuple[str, float]]]:
+        """n-best ``(text, score)`` per sentence (beam 0 or 1 with nbest 1 and no ``fusion``: greedy;
+        ``fusion``: shallow-fusion scorers of s2s.decode.fusion over the target vocabulary)."""
         if nbest > max(beam, 1):
             raise S2SError(f"--nbest {nbest} is larger than --beam {beam}; raise the beam")
         encoded = self.encode(sentences, long, names)
@@ -81,11 +82,11 @@ class Translator:
             src = torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True, padding_value=pad).to(self.device)
             lengths = torch.tensor([len(s) for s in seqs], device=self.device)
             v = self.vocab
-            if beam <= 1:
+            if beam <= 1 and not fusion:
                 hyps = [[h] for h in greedy_search(self.model, src, lengths, v.bos_id, v.eos_id, max_len_a, max_len_b)]
             else:
                 hyps = beam_search(self.model, src, lengths, v.bos_id, v.eos_id, beam=beam, lenpen=lenpen,
-                                   max_len_a=max_len_a, max_len_b=max_len_b, nbest=nbest)
+                                   max_len_a=max_len_a, max_len_b=max_len_b, nbest=nbest, fusion=fusion)
             for i, nb in zip(idx, hyps):
                 results[i] = [(v.decode(h.tokens, unk=""), h.score) for h in nb]
             if progress is not None:
@@ -127,13 +128,15 @@ def read_inputs(inputs: list[str], table: bool) -> tuple[list[str], list[str], l
 
 
 def translate_files(model: str, inputs: list[str], output: str | None = None, table: bool = False,
-                    device: str = "cpu", threads: int = 0, **search) -> None:
+                    device: str = "cpu", threads: int = 0, lm: str | None = None, lm_weight: float = 0.3,
+                    word_score: float = 0.0, unk_score: float = float("-inf"), **search) -> None:
     """Translate the lines of ``inputs`` (stdin when empty) into ``output`` (stdout when None).
 
     One translation per line in input order; ``table``: inputs and output are Kaldi-style
     ``id sentence`` tables. With ``nbest`` > 1 every hypothesis is a line ``index ||| text ||| score``
     (Moses' n-best format; ``index`` the 0-based input line, or the id with ``table``).
-    The output file is written under a temporary name and renamed when complete.
+    The output file is written under a temporary name and renamed when complete. ``lm``: a target
+    language model fused into the beam search (s2s.decode.fusion.load_fusion).
     """
     import sys
 
@@ -142,6 +145,10 @@ def translate_files(model: str, inputs: list[str], output: str | None = None, ta
     if threads:
         torch.set_num_threads(threads)
     tr = Translator.load(model, device)
+    if lm:
+        from s2s.decode.fusion import load_fusion
+
+        search["fusion"] = [load_fusion(lm, tr.vocab, lm_weight, word_score, unk_score, device)]
     keys, sents, where = read_inputs(inputs, table)
     results = tr.translate(sents, names=where, **search)
     nbest = search.get("nbest", 1)
