@@ -73,7 +73,7 @@ def run_hf(model, src, lengths, beam, tgt_len, use_cache) -> list[int]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sentences", type=int, default=32)
-    p.add_argument("--batch", type=int, default=16, help="sentences per batch")
+    p.add_argument("--batch", default="1,16", help="sentences per batch; a comma list runs each (default 1,16)")
     p.add_argument("--src-len", type=int, default=24)
     p.add_argument("--tgt-len", type=int, default=24)
     p.add_argument("--beam", type=int, default=4)
@@ -91,32 +91,39 @@ def main() -> None:
     for i, n in enumerate(lengths.tolist()):
         src[i, n - 1] = EOS
         src[i, n:] = PAD
-    batches = [(src[i:i + a.batch], lengths[i:i + a.batch]) for i in range(0, a.sentences, a.batch)]
+    sizes = [int(x) for x in str(a.batch).split(",")]
     rows = []
     results = {}
-    for name, fn, model in (("s2s", run_s2s, ours), ("transformers", run_hf, hf)):
-        for cache in (True, False):
-            best = float("inf")
-            lens: list[int] = []
-            with torch.inference_mode():
-                fn(model, *batches[0], a.beam, a.tgt_len, cache)  # warm-up
-                for _ in range(a.repeats):
-                    t0 = time.perf_counter()
-                    lens = [n for b in batches for n in fn(model, *b, a.beam, a.tgt_len, cache)]
-                    best = min(best, time.perf_counter() - t0)
-            assert all(n == a.tgt_len for n in lens), f"{name}: output lengths {sorted(set(lens))} != {a.tgt_len}"
-            sps, tps = a.sentences / best, a.sentences * a.tgt_len / best
-            results[(name, cache)] = sps
-            rows.append(f"| {name} | {'yes' if cache else 'no'} | {best:.2f} | {sps:.2f} | {tps:.1f} |")
-    print(f"\n{a.sentences} sentences of {a.src_len // 2}-{a.src_len} source tokens in batches of {a.batch}, beam "
-          f"{a.beam}, {a.tgt_len} output tokens each, {a.threads} threads, fp32 CPU")
-    print("| implementation | decoder cache | seconds | sentences/s | target tokens/s |\n|---|---|---:|---:|---:|")
+    for bs in sizes:
+        batches = [(src[i:i + bs], lengths[i:i + bs]) for i in range(0, a.sentences, bs)]
+        for name, fn, model in (("s2s", run_s2s, ours), ("transformers", run_hf, hf)):
+            for cache in (True, False):
+                best = float("inf")
+                lens: list[int] = []
+                with torch.inference_mode():
+                    fn(model, *batches[0], a.beam, a.tgt_len, cache)  # warm-up
+                    for _ in range(a.repeats):
+                        t0 = time.perf_counter()
+                        lens = [n for b in batches for n in fn(model, *b, a.beam, a.tgt_len, cache)]
+                        best = min(best, time.perf_counter() - t0)
+                assert all(n == a.tgt_len for n in lens), f"{name}: output lengths {sorted(set(lens))} != {a.tgt_len}"
+                sps, tps = a.sentences / best, a.sentences * a.tgt_len / best
+                results[(bs, name, cache)] = sps
+                rows.append(f"| {bs} | {name} | {'yes' if cache else 'no'} | {best:.2f} | {sps:.2f} | {tps:.1f} |")
+    print(f"\n{a.sentences} sentences of {a.src_len // 2}-{a.src_len} source tokens, beam {a.beam}, {a.tgt_len} "
+          f"output tokens each, {a.threads} threads, fp32 CPU")
+    print("| batch | implementation | decoder cache | seconds | sentences/s | target tokens/s |\n"
+          "|---:|---|---|---:|---:|---:|")
     print("\n".join(rows))
-    speed = results[("s2s", True)] / results[("transformers", True)]
-    nocache = results[("s2s", False)] / results[("transformers", False)]
-    gain = results[("s2s", True)] / results[("s2s", False)]
-    print(f"RESULT speedup={speed:.2f} speedup_nocache={nocache:.2f} s2s_cache_gain={gain:.2f} "
-          f"s2s_sent_per_s={results[('s2s', True)]:.2f} hf_sent_per_s={results[('transformers', True)]:.2f}")
+    fields = []
+    for bs in sizes:
+        speed = results[(bs, "s2s", True)] / results[(bs, "transformers", True)]
+        nocache = results[(bs, "s2s", False)] / results[(bs, "transformers", False)]
+        tag = "" if bs == sizes[-1] else f"_b{bs}"
+        fields += [f"speedup{tag}={speed:.2f}", f"speedup_nocache{tag}={nocache:.2f}",
+                   f"s2s_sent_per_s{tag}={results[(bs, 's2s', True)]:.2f}",
+                   f"hf_sent_per_s{tag}={results[(bs, 'transformers', True)]:.2f}"]
+    print("RESULT " + " ".join(fields))
 
 
 if __name__ == "__main__":

@@ -105,8 +105,27 @@ def test_config_dry_run(config, data):
         "classify": ["--train_data", str(kws), "--valid_data", str(kws)],
         "tts": ["--train_data", str(tts), "--valid_data", str(tts)],
     }[task]
+    if conf.get("init_from"):  # a model the recipe trains first (checked in test_init_from_configs_name_their_source)
+        args += ["--init_from", "null"]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-m", "s2s.bin.train", "--config", str(config), "--dry-run", *args],
                           cwd=root, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "parameters" in proc.stdout
+
+
+def test_init_from_configs_name_their_source(data):
+    """A config that starts from another model names a checkpoint path the recipe writes, and a
+    dry run without it says which file is missing, at its line in the config."""
+    root, corpus, _, _ = data
+    for config in CONFIGS:
+        conf = yaml.safe_load(config.read_text())
+        if not conf.get("init_from"):
+            continue
+        assert conf["init_from"].startswith("exp/") and conf["init_from"].endswith(".pt"), config
+        env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+        proc = subprocess.run([sys.executable, "-m", "s2s.bin.train", "--config", str(config), "--dry-run",
+                               "--train_data", str(corpus["train"]), "--token_list", str(corpus["lang"])],
+                              cwd=root, env=env, capture_output=True, text=True)
+        assert proc.returncode == 1 and f"init_from: {conf['init_from']}: checkpoint not found" in proc.stderr
+        assert f"{config}:" in proc.stderr

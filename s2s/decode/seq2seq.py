@@ -7,7 +7,9 @@ convolution windows) and reordering it as beams are chosen. Each step takes the 
 ``2 * beam`` continuations of every sentence; an ``</s>`` among the best ``beam`` of them
 finishes a hypothesis, and the best ``beam`` others continue (so beam 1 is greedy
 search exactly). A sentence is done when it has ``beam`` finished hypotheses or reaches
-its maximum length ``max_len_a * source_length + max_len_b`` (where ``</s>`` is forced).
+its maximum length ``max_len_a * source_length + max_len_b`` (where ``</s>`` is forced);
+it then leaves the batch, so the decoder only runs for sentences still searched. The first
+step, the same for every beam of a sentence, runs once per sentence.
 
 ``min_len`` forbids ``</s>`` until that many tokens are out (fairseq's min_len).
 Finished hypotheses are ranked by GNMT's length penalty (Wu et al. 2016):
@@ -110,6 +112,11 @@ class CtcPrefixScorer:
         self.T = x.size(1)
         self.valid = torch.arange(self.T, device=x.device)[None, :] < lengths[:, None]  # (N, T)
 
+    def select(self, index: Tensor) -> "CtcPrefixScorer":
+        """The scorer of rows ``index`` (when hypotheses leave the batch)."""
+        return CtcPrefixScorer(self.x.index_select(0, index), self.lengths.index_select(0, index), self.blank,
+                               self.eos)
+
     def initial(self) -> dict:
         n = self.x.size(0)
         r = torch.full((n, self.T, 2), NEG_INF, device=self.x.device)
@@ -149,32 +156,46 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, bea
                 max_len_a: float = 1.5, max_len_b: int = 10, max_len: int = 1024, nbest: int = 1,
                 use_cache: bool = True, ctc_weight: float = 0.0, ctc_candidates: int = 0, blank: int = 0,
                 fusion=(), min_len: int = 0) -> list[list[Hyp]]:
-    """The ``nbest`` best hypotheses of every source in the batch, best first (see the module docstring)."""
+    """The ``nbest`` best hypotheses of every source in the batch, best first (see the module docstring).
+
+    A sentence that is done leaves the batch: the decoder runs on the beams of the sentences
+    still being searched only."""
     memory, mem_lengths = model.encode(src, src_lengths)
     b, k = src.size(0), beam
+    dev = memory.device
     limits = max_lengths(mem_lengths, max_len_a, max_len_b, max_len)
-    rows = torch.arange(b, device=memory.device).repeat_interleave(k)
-    memory, mem_lengths = memory.index_select(0, rows), mem_lengths.index_select(0, rows)
+    if ctc_weight > 0 and getattr(model, "ctc", None) is None:
+        from s2s.errors import S2SError
+
+        raise S2SError("ctc_weight > 0 needs a model with a CTC head (trained with ctc_weight > 0)")
+    # The first step is the same for the k beams of a sentence: it runs once per sentence (and the
+    # memory-derived state, e.g. the cross-attention keys/values, is computed once per sentence),
+    # then everything is copied to the k beams.
     state = model.init_state(memory, mem_lengths)
-    tokens = torch.full((b * k, 1), bos, dtype=torch.long, device=memory.device)
-    scores = torch.full((b, k), NEG_INF, device=memory.device)
-    scores[:, 0] = 0.0
-    finished: list[list[Hyp]] = [[] for _ in range(b)]
-    done = [False] * b
+    tokens = torch.full((b, 1), bos, dtype=torch.long, device=dev)
+    first, state = model.step(tokens, state, memory, mem_lengths, use_cache=use_cache)
+    rows = torch.arange(b, device=dev).repeat_interleave(k)
     ctc = None
     if ctc_weight > 0:
-        if getattr(model, "ctc", None) is None:
-            from s2s.errors import S2SError
-
-            raise S2SError("ctc_weight > 0 needs a model with a CTC head (trained with ctc_weight > 0)")
-        ctc = CtcPrefixScorer(model.ctc_logprobs(memory), mem_lengths, blank, eos)
+        ctc = CtcPrefixScorer(model.ctc_logprobs(memory).index_select(0, rows), mem_lengths.index_select(0, rows),
+                              blank, eos)
         ctc_state = ctc.initial()
+    memory, mem_lengths = memory.index_select(0, rows), mem_lengths.index_select(0, rows)
+    state = reorder_state(state, rows)
+    first, tokens = first.index_select(0, rows), tokens.index_select(0, rows)
+    scores = torch.full((b, k), NEG_INF, device=dev)
+    scores[:, 0] = 0.0
+    finished: list[list[Hyp]] = [[] for _ in range(b)]
+    alive = list(range(b))            # the sentences in the batch, in row order (k rows each)
     full = [f for f in fusion if f.full]
     partial = [f for f in fusion if not f.full]
     part_states = [f.initial(b * k) for f in partial]
     ncand = min(ctc_candidates or max(int(1.5 * k), k + 1), model.vocab_size)
     for t in range(1, max(limits) + 1):
-        logp, state = model.step(tokens, state, memory, mem_lengths, use_cache=use_cache)
+        if t == 1:
+            logp = first
+        else:
+            logp, state = model.step(tokens, state, memory, mem_lengths, use_cache=use_cache)
         logp[:, NEVER] = NEG_INF
         if t <= min_len:
             logp[:, eos] = NEG_INF
@@ -191,55 +212,60 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, bea
             for f, st in zip(partial, part_states):
                 joint = joint + f.score(st, cands)
             logp = torch.full_like(logp, NEG_INF).scatter(1, cands, joint)
-        for i, lim in enumerate(limits):
-            if t >= lim:
-                logp[i * k:(i + 1) * k, :eos] = NEG_INF
-                logp[i * k:(i + 1) * k, eos + 1:] = NEG_INF
+        for p, i in enumerate(alive):
+            if t >= limits[i]:
+                logp[p * k:(p + 1) * k, :eos] = NEG_INF
+                logp[p * k:(p + 1) * k, eos + 1:] = NEG_INF
         vocab = logp.size(1)
-        cand = (scores.view(-1, 1) + logp).view(b, k * vocab)
+        cand = (scores.view(-1, 1) + logp).view(len(alive), k * vocab)
         top, idx = cand.topk(min(2 * k, k * vocab), -1)
         top_l, idx_l = top.tolist(), idx.tolist()
-        pick_rows, pick_tok, pick_scores = [], [], []
-        for i in range(b):
+        pick_rows, pick_tok, pick_scores, still = [], [], [], []
+        for p, i in enumerate(alive):
             new_rows, new_tok, new_sc = [], [], []
-            if not done[i]:
-                for rank, (s, j) in enumerate(zip(top_l[i], idx_l[i])):
-                    if s == NEG_INF:
-                        break
-                    row, tok = i * k + j // vocab, j % vocab
-                    if tok == eos:
-                        if rank < k:
-                            finished[i].append(Hyp(tokens[row, 1:].tolist(), s / length_penalty(t, lenpen), s, t))
-                        continue
-                    if len(new_rows) < k:
-                        new_rows.append(row)
-                        new_tok.append(tok)
-                        new_sc.append(s)
-                if len(finished[i]) >= k or t >= limits[i] or not new_rows:
-                    done[i] = True
-            if done[i] or not new_rows:
-                new_rows, new_tok, new_sc = [i * k], [eos], [NEG_INF]
+            for rank, (s, j) in enumerate(zip(top_l[p], idx_l[p])):
+                if s == NEG_INF:
+                    break
+                row, tok = p * k + j // vocab, j % vocab
+                if tok == eos:
+                    if rank < k:
+                        finished[i].append(Hyp(tokens[row, 1:].tolist(), s / length_penalty(t, lenpen), s, t))
+                    continue
+                if len(new_rows) < k:
+                    new_rows.append(row)
+                    new_tok.append(tok)
+                    new_sc.append(s)
+            if len(finished[i]) >= k or t >= limits[i] or not new_rows:
+                continue                  # done: the sentence leaves the batch
             while len(new_rows) < k:
                 new_rows.append(new_rows[0])
                 new_tok.append(new_tok[0])
                 new_sc.append(NEG_INF)
+            still.append(i)
             pick_rows += new_rows
             pick_tok += new_tok
             pick_scores.append(new_sc)
-        if all(done):
+        if not still:
             break
-        index = torch.tensor(pick_rows, device=memory.device)
-        new_tok_t = torch.tensor(pick_tok, device=memory.device)
+        index = torch.tensor(pick_rows, device=dev)
+        new_tok_t = torch.tensor(pick_tok, device=dev)
+        shrink = len(still) < len(alive)
         if ctc is not None:
             # The forward variables of the chosen (hypothesis, candidate) pairs.
             pos = (cands.index_select(0, index) == new_tok_t[:, None]).float().argmax(1)
             r_sel = r_new.index_select(0, index)[torch.arange(len(pick_rows)), pos]
             psi_sel = psi.index_select(0, index)[torch.arange(len(pick_rows)), pos]
             ctc_state = {"r": r_sel, "psi": psi_sel, "last": new_tok_t}
+            if shrink:
+                ctc = ctc.select(index)
         part_states = [f.select(st, pick_rows, pick_tok) for f, st in zip(partial, part_states)]
-        state = reorder_state(state, index, within_sentence=True)  # beams never leave their sentence
+        # Beams never leave their sentence: the memory-derived state only changes when sentences leave.
+        state = reorder_state(state, index, within_sentence=not shrink)
+        if shrink:
+            memory, mem_lengths = memory.index_select(0, index), mem_lengths.index_select(0, index)
         tokens = torch.cat([tokens.index_select(0, index), new_tok_t[:, None]], 1)
-        scores = torch.tensor(pick_scores, device=memory.device)
+        scores = torch.tensor(pick_scores, device=dev)
+        alive = still
     out = []
     for i in range(b):
         hyps = sorted(finished[i], key=lambda h: -h.score)[:nbest]
