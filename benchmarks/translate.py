@@ -10,10 +10,15 @@ Output length is made identical: ``</s>`` is forbidden until ``--tgt-len`` token
 forced right after (s2s: ``min_len`` and ``max_len_b``; transformers: ``min_new_tokens`` =
 ``max_new_tokens``), so both run the same number of decoder steps over the same number of
 hypotheses. Each runs with and without its decoder cache (s2s recomputes every prefix without
-it, as does ``use_cache=False``). fp32 on CPU, ``--threads`` intra-op threads, no dropout.
+it, as does ``use_cache=False``). fp32 on CPU, ``--threads`` intra-op threads, no dropout; then
+both again with their weights and activations in bfloat16 (``--dtypes``; cached decoding only),
+like for like with each other, not with the fp32 rows. Batches of 1 and of 16 sentences
+(``--batch``): one sentence at a time is bound by reading the weights from memory, 16 at a time
+by the matrix products.
 
 Prints a table and ends with ``RESULT speedup=X ...`` (s2s cached / transformers cached, in
-sentences per second). Like for like except the architectures' own details: s2s's Transformer is
+sentences per second, fp32, the largest batch; ``_b1``: batches of one; ``_bfloat16``: both in
+bfloat16). Like for like except the architectures' own details: s2s's Transformer is
 pre-norm with a final LayerNorm (OpenSeq2Seq's layout), Marian is post-norm; both have the same
 matrix shapes, so the work per step is the same to within the norms.
 """
@@ -77,6 +82,8 @@ def main() -> None:
     p.add_argument("--src-len", type=int, default=24)
     p.add_argument("--tgt-len", type=int, default=24)
     p.add_argument("--beam", type=int, default=4)
+    p.add_argument("--dtypes", default="float32,bfloat16",
+                   help="weight/activation types to time (bfloat16: cached decoding only; default float32,bfloat16)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=2, help="timed runs of each (the best is reported)")
     a = p.parse_args()
@@ -92,37 +99,44 @@ def main() -> None:
         src[i, n - 1] = EOS
         src[i, n:] = PAD
     sizes = [int(x) for x in str(a.batch).split(",")]
+    dtypes = [x.strip() for x in a.dtypes.split(",")]
     rows = []
     results = {}
-    for bs in sizes:
-        batches = [(src[i:i + bs], lengths[i:i + bs]) for i in range(0, a.sentences, bs)]
-        for name, fn, model in (("s2s", run_s2s, ours), ("transformers", run_hf, hf)):
-            for cache in (True, False):
-                best = float("inf")
-                lens: list[int] = []
-                with torch.inference_mode():
-                    fn(model, *batches[0], a.beam, a.tgt_len, cache)  # warm-up
-                    for _ in range(a.repeats):
-                        t0 = time.perf_counter()
-                        lens = [n for b in batches for n in fn(model, *b, a.beam, a.tgt_len, cache)]
-                        best = min(best, time.perf_counter() - t0)
-                assert all(n == a.tgt_len for n in lens), f"{name}: output lengths {sorted(set(lens))} != {a.tgt_len}"
-                sps, tps = a.sentences / best, a.sentences * a.tgt_len / best
-                results[(bs, name, cache)] = sps
-                rows.append(f"| {bs} | {name} | {'yes' if cache else 'no'} | {best:.2f} | {sps:.2f} | {tps:.1f} |")
+    for dtype in dtypes:
+        for model in (ours, hf):
+            model.to(getattr(torch, dtype))
+        for bs in sizes:
+            batches = [(src[i:i + bs], lengths[i:i + bs]) for i in range(0, a.sentences, bs)]
+            for name, fn, model in (("s2s", run_s2s, ours), ("transformers", run_hf, hf)):
+                for cache in (True, False) if dtype == "float32" else (True,):
+                    best = float("inf")
+                    lens: list[int] = []
+                    with torch.inference_mode():
+                        fn(model, *batches[0], a.beam, a.tgt_len, cache)  # warm-up
+                        for _ in range(a.repeats):
+                            t0 = time.perf_counter()
+                            lens = [n for b in batches for n in fn(model, *b, a.beam, a.tgt_len, cache)]
+                            best = min(best, time.perf_counter() - t0)
+                    assert all(n == a.tgt_len for n in lens), f"{name}: lengths {sorted(set(lens))} != {a.tgt_len}"
+                    sps, tps = a.sentences / best, a.sentences * a.tgt_len / best
+                    results[(dtype, bs, name, cache)] = sps
+                    rows.append(f"| {dtype} | {bs} | {name} | {'yes' if cache else 'no'} | {best:.2f} | {sps:.2f} | "
+                                f"{tps:.1f} |")
     print(f"\n{a.sentences} sentences of {a.src_len // 2}-{a.src_len} source tokens, beam {a.beam}, {a.tgt_len} "
-          f"output tokens each, {a.threads} threads, fp32 CPU")
-    print("| batch | implementation | decoder cache | seconds | sentences/s | target tokens/s |\n"
-          "|---:|---|---|---:|---:|---:|")
+          f"output tokens each, {a.threads} threads, CPU")
+    print("| dtype | batch | implementation | decoder cache | seconds | sentences/s | target tokens/s |\n"
+          "|---|---:|---|---|---:|---:|---:|")
     print("\n".join(rows))
     fields = []
-    for bs in sizes:
-        speed = results[(bs, "s2s", True)] / results[(bs, "transformers", True)]
-        nocache = results[(bs, "s2s", False)] / results[(bs, "transformers", False)]
-        tag = "" if bs == sizes[-1] else f"_b{bs}"
-        fields += [f"speedup{tag}={speed:.2f}", f"speedup_nocache{tag}={nocache:.2f}",
-                   f"s2s_sent_per_s{tag}={results[(bs, 's2s', True)]:.2f}",
-                   f"hf_sent_per_s{tag}={results[(bs, 'transformers', True)]:.2f}"]
+    for dtype in dtypes:
+        for bs in sizes:
+            tag = ("" if bs == sizes[-1] else f"_b{bs}") + ("" if dtype == "float32" else f"_{dtype}")
+            r = {key[2:]: v for key, v in results.items() if key[:2] == (dtype, bs)}
+            fields.append(f"speedup{tag}={r[('s2s', True)] / r[('transformers', True)]:.2f}")
+            if ("s2s", False) in r:
+                fields.append(f"speedup_nocache{tag}={r[('s2s', False)] / r[('transformers', False)]:.2f}")
+            fields += [f"s2s_sent_per_s{tag}={r[('s2s', True)]:.2f}",
+                       f"hf_sent_per_s{tag}={r[('transformers', True)]:.2f}"]
     print("RESULT " + " ".join(fields))
 
 
