@@ -11,7 +11,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_beam import ARPA  # noqa: E402
+from test_beam import ARPA  # noqa: E402 (a hand-written bigram: "the cat", "baby cot")
 
 from s2s.data.tokens import character_vocabulary  # noqa: E402
 from s2s.decode.fusion import NeuralLmFusion, WordNgramFusion, load_fusion  # noqa: E402
@@ -71,14 +71,13 @@ def attention_logprob(model, ids):
     return sum(float(model.logps[min(t, len(model.logps) - 1)][tok]) for t, tok in enumerate([*ids, VOCAB.eos_id]))
 
 
-@pytest.fixture
-def ngram(tmp_path):
-    p = tmp_path / "lm.arpa"
-    p.write_text(ARPA)
-    return p
+def bigram_lm(tmp_path) -> Path:
+    (tmp_path / "lm.arpa").write_text(ARPA)
+    return tmp_path / "lm.arpa"
 
 
-def test_word_ngram_chooses_the_spelling_its_context_predicts(ngram):
+def test_word_ngram_chooses_the_spelling_its_context_predicts(tmp_path):
+    ngram = bigram_lm(tmp_path)
     fuse = load_fusion(ngram, VOCAB, weight=1.0, word_score=0.5)
     assert isinstance(fuse, WordNgramFusion)
     # "o" is slightly ahead in both sentences: alone, the decoder spells "cot" in both.
@@ -97,7 +96,8 @@ def test_word_ngram_chooses_the_spelling_its_context_predicts(ngram):
     assert best.logprob == pytest.approx(attention_logprob(the, best.tokens) + lm_ln + 1.5, abs=1e-3)
 
 
-def test_word_ngram_keeps_to_its_words_unless_unknown_words_are_scored(ngram):
+def test_word_ngram_keeps_to_its_words_unless_unknown_words_are_scored(tmp_path):
+    ngram = bigram_lm(tmp_path)
     fuse = load_fusion(ngram, VOCAB, weight=1.0)
     ids = VOCAB.encode("the dog sat")
     assert fuse.sentence_score(ids) == float("-inf")       # "dog" is not a word of the LM
