@@ -202,3 +202,40 @@ def test_augment_study_adds_its_row_next_to_the_default(recipe):
                      r"\d+\.\d\d \| \d+\.\d\d \|", table), table
     config = yaml.safe_load((work / "exp/train_speed/config.yaml").read_text())
     assert config["noise_conf"] == [{"type": "speed", "factors": [0.9, 1.1]}]
+
+
+def test_attention_example_starts_from_the_ctc_model_and_fuses_lms(recipe):
+    """local/attention.sh with a few steps: a joint CTC-attention model initialised from the CTC
+    model (exp/train), its row next to the CTC model's, then decoded again with the recipe's word
+    4-gram and neural LM fused (rows of their own), and a missing LM named."""
+    work, env, _ = recipe
+    train = work / "exp" / "train"
+    if not train.exists():
+        train.symlink_to(work / "exp" / "tiny")
+    conf = dict(TINY_MODEL, decoder="transformer", ctc_weight=0.3,
+                decoder_conf={"d_model": 32, "num_heads": 2, "num_layers": 1, "ff_dim": 64},
+                init_from="exp/train/model.pt", init_conf={"map": {"head.": "ctc."}})
+    (work / "conf" / "jca_tiny.yaml").write_text(yaml.safe_dump(conf))
+    base = ["bash", "local/attention.sh", "--train-config", "conf/jca_tiny.yaml", "--beam", "2", "--ctc-weight", "0.5"]
+    proc = subprocess.run([*base, "--train-args", "--max_steps 2"], cwd=work, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(r"init_from exp/train/model.pt: \d+ of \d+ tensors copied",
+                     (work / "exp/jca_tiny/train.log").read_text())
+    for extra in (["--lm", "data/lm/ngram.bin", "--lm-weight", "1.0", "--word-score", "1"],
+                  ["--lm", "exp/lm_tiny/model.pt", "--lm-weight", "0.3", "--tag", "attention_nlm"]):
+        proc = subprocess.run([*base, "--skip-train", "true", *extra], cwd=work, env=env, capture_output=True,
+                              text=True)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    table = (work / "RESULTS.md").read_text().split("<!-- attention: begin -->")[1].split("<!-- attention: end -->")[0]
+    wers = r"\| \d+\.\d\d \| \d+\.\d\d \|"
+    assert re.search(r"\| train \(CTC\) \| conf/train.yaml \| greedy \| - " + wers, table), table
+    assert re.search(r"\| jca_tiny \| conf/jca_tiny.yaml \| attention beam 2, ctc_weight 0.5 \| \d+ " + wers, table)
+    assert re.search(r"\| jca_tiny \(attention_lm\) \| conf/jca_tiny.yaml \| attention beam 2, ctc_weight 0.5, "
+                     r"data/lm/ngram.bin weight 1.0 word score 1 \| - " + wers, table), table
+    assert re.search(r"\| jca_tiny \(attention_nlm\) \| conf/jca_tiny.yaml \| attention beam 2, ctc_weight 0.5, "
+                     r"exp/lm_tiny/model.pt weight 0.3 \| - " + wers, table), table
+    for s in ("dev", "test"):
+        assert len((work / f"exp/jca_tiny/decode_{s}/attention_lm/text").read_text().splitlines()) == NUM[s]
+    proc = subprocess.run([*base, "--skip-train", "true", "--lm", "data/lm/nope.bin"], cwd=work, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "data/lm/nope.bin not found" in proc.stderr

@@ -50,7 +50,11 @@ fi
 [ -f $exp/model.pt ] || { echo "$0: $exp/model.pt not found; run without --skip-train first" >&2; exit 1; }
 decoding="attention beam $beam, ctc_weight ${ctc_weight:-default}"
 [ "$lenpen" = 0 ] || decoding="$decoding, lenpen $lenpen"
-[ -z "$lm" ] || decoding="$decoding, $lm weight $lm_weight word score $word_score"
+case "$lm" in
+  "") ;;
+  *.pt) decoding="$decoding, $lm weight $lm_weight" ;;
+  *) decoding="$decoding, $lm weight $lm_weight word score $word_score" ;;
+esac
 for s in dev test; do
   utils/decode.sh --cmd "$decode_cmd" --nj $nj $exp/decode_$s/$tag --model $exp/model.pt --data data/$s \
     --decoder attention --att-beam $beam ${ctc_weight:+--ctc-weight $ctc_weight} --lenpen $lenpen \
@@ -82,8 +86,8 @@ row = (f"| {label} | {config} | {decoding} | {minutes} | "
 path = Path("RESULTS.md")
 text = path.read_text()
 m = re.search(r"<!-- attention: begin -->\n(.*?)<!-- attention: end -->", text, flags=re.S)
-rows = [r for r in (m.group(1).splitlines() if m else []) if r.startswith("| train_") and
-        not r.startswith(f"| {label} |")]
+redone = ("| model |", "| --- |", "| train (CTC) |", f"| {label} |")  # header, CTC row, this row: written anew
+rows = [r for r in (m.group(1).splitlines() if m else []) if r.startswith("| ") and not r.startswith(redone)]
 table = "<!-- attention: begin -->\n" + "\n".join([head, base, *rows, row]) + "\n<!-- attention: end -->"
 if m:
     text = text[:m.start()] + table + text[m.end():]
