@@ -20,7 +20,9 @@ Prints a table and ends with ``RESULT speedup=X ...`` (s2s cached / transformers
 sentences per second, fp32, the largest batch; ``_b1``: batches of one; ``_bfloat16``: both in
 bfloat16). Like for like except the architectures' own details: s2s's Transformer is
 pre-norm with a final LayerNorm (OpenSeq2Seq's layout), Marian is post-norm; both have the same
-matrix shapes, so the work per step is the same to within the norms.
+matrix shapes, so the work per step is the same to within the norms. s2s runs as
+``s2s-translate`` runs it on CPU: its linear layers packed once for oneDNN
+(``s2s.models.seq2seq.pack_linears``); transformers' run as ``generate()`` runs them.
 """
 
 from __future__ import annotations
@@ -34,13 +36,18 @@ VOCAB = 32004
 BOS, EOS, PAD = 2, 3, 1
 
 
-def s2s_model():
+def s2s_model(dtype=torch.float32):
+    """The model as s2s-translate runs it on CPU: in ``dtype``, its linear layers packed for oneDNN."""
     import s2s.models  # noqa: F401
     from s2s.models.registry import build_model
+    from s2s.models.seq2seq import pack_linears
 
-    return build_model("seq2seq", dict(encoder="transformer", encoder_conf={"preset": "transformer_base"},
-                                       decoder="transformer", decoder_conf={"preset": "transformer_base"},
-                                       vocab_size=VOCAB, model_conf={"share_embeddings": True})).eval()
+    model = build_model("seq2seq", dict(encoder="transformer", encoder_conf={"preset": "transformer_base"},
+                                        decoder="transformer", decoder_conf={"preset": "transformer_base"},
+                                        vocab_size=VOCAB, model_conf={"share_embeddings": True})).eval()
+    model.to(dtype)
+    pack_linears(model)
+    return model
 
 
 def marian_model():
@@ -85,12 +92,18 @@ def main() -> None:
     p.add_argument("--dtypes", default="float32,bfloat16",
                    help="weight/activation types to time (bfloat16: cached decoding only; default float32,bfloat16)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=2, help="timed runs of each (the best is reported)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs of each, in turns (the best is reported)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    ours, hf = s2s_model(), marian_model()
-    print(f"s2s seq2seq transformer_base: {params(ours):,} parameters; MarianMT: {params(hf):,} parameters")
+    hf = marian_model()
+    import s2s.models  # noqa: F401
+    from s2s.models.registry import build_model
+
+    size = params(build_model("seq2seq", dict(encoder="transformer", encoder_conf={"preset": "transformer_base"},
+                                              decoder="transformer", decoder_conf={"preset": "transformer_base"},
+                                              vocab_size=VOCAB, model_conf={"share_embeddings": True})))
+    print(f"s2s seq2seq transformer_base: {size:,} parameters; MarianMT: {params(hf):,} parameters")
     g = torch.Generator().manual_seed(1)
     lengths = torch.randint(a.src_len // 2, a.src_len + 1, (a.sentences,), generator=g)
     src = torch.randint(5, VOCAB, (a.sentences, a.src_len), generator=g)
@@ -103,25 +116,31 @@ def main() -> None:
     rows = []
     results = {}
     for dtype in dtypes:
-        for model in (ours, hf):
-            model.to(getattr(torch, dtype))
+        torch.manual_seed(0)
+        ours = s2s_model(getattr(torch, dtype))
+        hf.to(getattr(torch, dtype))
         for bs in sizes:
             batches = [(src[i:i + bs], lengths[i:i + bs]) for i in range(0, a.sentences, bs)]
-            for name, fn, model in (("s2s", run_s2s, ours), ("transformers", run_hf, hf)):
-                for cache in (True, False) if dtype == "float32" else (True,):
-                    best = float("inf")
-                    lens: list[int] = []
-                    with torch.inference_mode():
+            for cache in (True, False) if dtype == "float32" else (True,):
+                # The two run in turns (s2s, transformers, s2s, ...), so a drift of the machine's
+                # speed falls on both; the best time of each is kept.
+                impls = (("s2s", run_s2s, ours), ("transformers", run_hf, hf))
+                best = {name: float("inf") for name, _, _ in impls}
+                with torch.inference_mode():
+                    for name, fn, model in impls:
                         fn(model, *batches[0], a.beam, a.tgt_len, cache)  # warm-up
-                        for _ in range(a.repeats):
+                    for _ in range(a.repeats):
+                        for name, fn, model in impls:
                             t0 = time.perf_counter()
                             lens = [n for b in batches for n in fn(model, *b, a.beam, a.tgt_len, cache)]
-                            best = min(best, time.perf_counter() - t0)
-                    assert all(n == a.tgt_len for n in lens), f"{name}: lengths {sorted(set(lens))} != {a.tgt_len}"
-                    sps, tps = a.sentences / best, a.sentences * a.tgt_len / best
+                            best[name] = min(best[name], time.perf_counter() - t0)
+                            assert all(n == a.tgt_len for n in lens), \
+                                f"{name}: lengths {sorted(set(lens))} != {a.tgt_len}"
+                for name, _, _ in impls:
+                    sps, tps = a.sentences / best[name], a.sentences * a.tgt_len / best[name]
                     results[(dtype, bs, name, cache)] = sps
-                    rows.append(f"| {dtype} | {bs} | {name} | {'yes' if cache else 'no'} | {best:.2f} | {sps:.2f} | "
-                                f"{tps:.1f} |")
+                    rows.append(f"| {dtype} | {bs} | {name} | {'yes' if cache else 'no'} | {best[name]:.2f} | "
+                                f"{sps:.2f} | {tps:.1f} |")
     print(f"\n{a.sentences} sentences of {a.src_len // 2}-{a.src_len} source tokens, beam {a.beam}, {a.tgt_len} "
           f"output tokens each, {a.threads} threads, CPU")
     print("| dtype | batch | implementation | decoder cache | seconds | sentences/s | target tokens/s |\n"

@@ -156,3 +156,23 @@ def test_unknown_and_bad_options_name_the_key():
     with pytest.raises(S2SError, match="preset"):
         build_model("seq2seq", dict(encoder="transformer", encoder_conf={"preset": "transformer_huge"},
                                     decoder="transformer", decoder_conf={}, vocab_size=V))
+
+
+@pytest.mark.parametrize("enc,dec", [("transformer", "transformer"), ("rnn", "rnn"), ("convs2s", "convs2s")])
+def test_packed_linear_layers_decode_the_same(enc, dec):
+    """pack_linears (oneDNN's prepacked weights, what s2s-translate does on CPU) changes no
+    hypothesis and moves scores by rounding only, with and without the CTC head."""
+    from s2s.models.seq2seq import pack_linears
+
+    src, lengths = batch()
+    ref = beam_search(small(enc, dec, ctc=True), src, lengths, BOS, EOS, beam=4, nbest=3, max_len_b=6, ctc_weight=0.3)
+    model = small(enc, dec, ctc=True)
+    n = pack_linears(model)
+    if not torch.backends.mkldnn.is_available():
+        assert n == 0
+        return
+    assert n > 0 and not any(type(m) is torch.nn.Linear for m in model.modules())
+    out = beam_search(model, src, lengths, BOS, EOS, beam=4, nbest=3, max_len_b=6, ctc_weight=0.3)
+    for a, b in zip(ref, out):
+        assert [h.tokens for h in a] == [h.tokens for h in b]
+        assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4)

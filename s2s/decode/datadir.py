@@ -45,6 +45,10 @@ def attention_nbest(model: str, data: str, nj: int, job: int, device: str, batch
     keys = job_share(keys, nj, job) if job else keys
     inputs = [load(k) for k in keys]
     has_ctc = rec.model.ctc is not None
+    if rec.device.type == "cpu":
+        from s2s.models.seq2seq import pack_linears
+
+        pack_linears(rec.model)  # oneDNN's prepacked matrix products for the many decoder steps
     ctc_weight = getattr(args, "ctc_weight", None)
     ctc_weight = (0.3 if has_ctc else 0.0) if ctc_weight is None else ctc_weight
     if ctc_weight > 0 and not has_ctc:

@@ -50,6 +50,10 @@ class Translator:
             raise S2SError(f"--dtype {dtype!r}: use one of {', '.join(DTYPES)}")
         model, meta = load_model(path, device, task="mt")
         model.to(DTYPES[dtype])
+        if torch.device(device).type == "cpu":
+            from s2s.models.seq2seq import pack_linears
+
+            pack_linears(model)  # oneDNN's prepacked matrix products (benchmarks/translate.py)
         vocab = Vocabulary.from_dict(meta["vocab"], source=f"{path} (vocabulary)")
         return cls(model, vocab, meta, torch.device(device))
 

@@ -662,20 +662,7 @@ class Seq2SeqModel(nn.Module):
         return torch.log_softmax(self.ctc(memory).float(), -1)
 
     def logprobs(self, hidden: Tensor) -> Tensor:
-        x = self.out_proj(self.drop(hidden))
-        if self.training or torch.is_grad_enabled() or x.dim() != 2:
-            return torch.log_softmax(self.out(x).float(), -1)
-        # Decoding (one row per hypothesis): the vocabulary-sized output layer is the largest matrix
-        # product of a step, and on CPU it runs faster against a (d, V) copy of the weight than
-        # against the (V, d) parameter (about 12 % at V = 32k, d = 512, 64 rows; 4.5 % of a
-        # Transformer-base beam search, benchmarks/translate.py). The copy is remade whenever the
-        # parameter changes (optimizer steps bump its version).
-        w = self.out.weight
-        key = (w.data_ptr(), w._version, w.dtype, w.device)
-        if getattr(self, "_out_t_key", None) != key:
-            self._out_t = w.detach().t().contiguous()
-            self._out_t_key = key
-        return torch.log_softmax(torch.addmm(self.out.bias, x, self._out_t).float(), -1)
+        return torch.log_softmax(self.out(self.out_proj(self.drop(hidden))).float(), -1)
 
     def forward(self, src: Tensor, src_lengths: Tensor, prev_tokens: Tensor):
         memory, mem_lengths = self.encode(src, src_lengths)
@@ -699,6 +686,29 @@ class Seq2SeqModel(nn.Module):
             return self.logprobs(hidden), state
         hidden = self.decoder(self.tgt_embed(tokens) * self.scale, memory, mem_lengths)[:, -1]
         return self.logprobs(hidden), state
+
+
+def pack_linears(model: nn.Module) -> int:
+    """Prepare a model for inference on CPU: every ``nn.Linear`` becomes oneDNN's ``MkldnnLinear``,
+    whose weight is packed once into the layout its matrix products read, instead of at every
+    call. Measured on the 2-core machine, 64 rows through a 512 x 32,004 layer: 18.6 ms against
+    22.4 ms; 4 rows: 3.9 ms against 10.9 ms (the output layer of a Transformer-base beam search at
+    batch 16 and 1). Same precision as the model (float32 or bfloat16), results equal to about
+    1e-6. The model is for inference only afterwards (the packed weights are buffers, not
+    parameters, and tied weights are no longer shared); returns the number of layers packed, 0
+    when oneDNN is not available."""
+    if not torch.backends.mkldnn.is_available():
+        return 0
+    from torch.utils.mkldnn import MkldnnLinear
+
+    n = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.Linear and child.weight.device.type == "cpu" and \
+                    child.weight.dtype in (torch.float32, torch.bfloat16):
+                setattr(parent, name, MkldnnLinear(child, child.weight.dtype))
+                n += 1
+    return n
 
 
 def build_seq2seq(encoder: str, encoder_conf: dict, decoder: str, decoder_conf: dict, vocab_size: int,
