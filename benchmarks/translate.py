@@ -36,8 +36,9 @@ VOCAB = 32004
 BOS, EOS, PAD = 2, 3, 1
 
 
-def s2s_model(dtype=torch.float32):
-    """The model as s2s-translate runs it on CPU: in ``dtype``, its linear layers packed for oneDNN."""
+def s2s_model(dtype=torch.float32, pack: bool = True):
+    """The model as s2s-translate runs it on CPU: in ``dtype``, its linear layers packed for oneDNN
+    (``pack``; an unpacked model still has its parameters to count)."""
     import s2s.models  # noqa: F401
     from s2s.models.registry import build_model
     from s2s.models.seq2seq import pack_linears
@@ -46,7 +47,8 @@ def s2s_model(dtype=torch.float32):
                                         decoder="transformer", decoder_conf={"preset": "transformer_base"},
                                         vocab_size=VOCAB, model_conf={"share_embeddings": True})).eval()
     model.to(dtype)
-    pack_linears(model)
+    if pack:
+        pack_linears(model)
     return model
 
 
@@ -97,12 +99,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     hf = marian_model()
-    import s2s.models  # noqa: F401
-    from s2s.models.registry import build_model
-
-    size = params(build_model("seq2seq", dict(encoder="transformer", encoder_conf={"preset": "transformer_base"},
-                                              decoder="transformer", decoder_conf={"preset": "transformer_base"},
-                                              vocab_size=VOCAB, model_conf={"share_embeddings": True})))
+    size = params(s2s_model(pack=False))
     print(f"s2s seq2seq transformer_base: {size:,} parameters; MarianMT: {params(hf):,} parameters")
     g = torch.Generator().manual_seed(1)
     lengths = torch.randint(a.src_len // 2, a.src_len + 1, (a.sentences,), generator=g)

@@ -52,7 +52,7 @@ class NeuralLmFusion:
 
 class _Row:
     """A hypothesis's n-gram state: the LM state after its complete words, the word being spelled,
-    whether that word has left the LM's vocabulary, and the n-gram score so far."""
+    and whether that word has left the LM's vocabulary."""
 
     __slots__ = ("state", "word", "oov")
 
@@ -71,7 +71,6 @@ class WordNgramFusion:
 
         self._kenlm = kenlm
         self.lm = lm
-        self.vocab = vocab
         self.weight = float(weight)
         self.word_score = float(word_score)
         self.unk_score = float(unk_score)

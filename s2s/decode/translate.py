@@ -139,8 +139,8 @@ def read_inputs(inputs: list[str], table: bool) -> tuple[list[str], list[str], l
 
 def translate_files(model: str, inputs: list[str], output: str | None = None, table: bool = False,
                     device: str = "cpu", threads: int = 0, dtype: str = "float32", lm: str | None = None,
-                    lm_weight: float = 0.3,
-                    word_score: float = 0.0, unk_score: float = float("-inf"), **search) -> None:
+                    lm_weight: float = 0.3, word_score: float = 0.0, unk_score: float = float("-inf"),
+                    **search) -> None:
     """Translate the lines of ``inputs`` (stdin when empty) into ``output`` (stdout when None).
 
     One translation per line in input order; ``table``: inputs and output are Kaldi-style

@@ -693,19 +693,21 @@ def pack_linears(model: nn.Module) -> int:
     whose weight is packed once into the layout its matrix products read, instead of at every
     call. Measured on the 2-core machine, 64 rows through a 512 x 32,004 layer: 18.6 ms against
     22.4 ms; 4 rows: 3.9 ms against 10.9 ms (the output layer of a Transformer-base beam search at
-    batch 16 and 1). Same precision as the model (float32 or bfloat16), results equal to about
-    1e-6. The model is for inference only afterwards (the packed weights are buffers, not
-    parameters, and tied weights are no longer shared); returns the number of layers packed, 0
-    when oneDNN is not available."""
+    batch 16 and 1). Same precision as the model (float32, or bfloat16 where the CPU has oneDNN's
+    bf16 kernels; other layers stay as they are), results equal to about 1e-6. The model is for
+    inference only afterwards (the packed weights are buffers, not parameters, and tied weights
+    are no longer shared); returns the number of layers packed, 0 when oneDNN is not available."""
     if not torch.backends.mkldnn.is_available():
         return 0
     from torch.utils.mkldnn import MkldnnLinear
 
+    dtypes = [torch.float32]
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():  # oneDNN's bf16 kernels need AVX512 (BW, VL, DQ)
+        dtypes.append(torch.bfloat16)
     n = 0
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
-            if type(child) is nn.Linear and child.weight.device.type == "cpu" and \
-                    child.weight.dtype in (torch.float32, torch.bfloat16):
+            if type(child) is nn.Linear and child.weight.device.type == "cpu" and child.weight.dtype in dtypes:
                 setattr(parent, name, MkldnnLinear(child, child.weight.dtype))
                 n += 1
     return n
