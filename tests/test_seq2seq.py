@@ -172,7 +172,29 @@ def test_packed_linear_layers_decode_the_same(enc, dec):
         assert n == 0
         return
     assert n > 0 and not any(type(m) is torch.nn.Linear for m in model.modules())
+    from s2s.models.seq2seq import PackedLinear
+
+    packed = [m for m in model.modules() if isinstance(m, PackedLinear)]
+    assert len(packed) == n
+    # The Transformer's feed-forward ReLU runs inside its first linear layer's product.
+    assert any(m.attr == "relu" for m in packed) == (enc == "transformer")
+    assert not any(type(m) is torch.nn.ReLU for m in model.modules()) or enc != "transformer"
     out = beam_search(model, src, lengths, BOS, EOS, beam=4, nbest=3, max_len_b=6, ctc_weight=0.3)
     for a, b in zip(ref, out):
         assert [h.tokens for h in a] == [h.tokens for h in b]
         assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4)
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="oneDNN not in this torch build")
+def test_packed_linear_equals_linear():
+    """A packed layer computes what its nn.Linear did, for 2-D and 3-D (non-contiguous) inputs,
+    without a bias and with the fused ReLU."""
+    from s2s.models.seq2seq import PackedLinear
+
+    torch.manual_seed(0)
+    for bias in (True, False):
+        lin = torch.nn.Linear(48, 40, bias=bias).eval()
+        for x in (torch.randn(5, 48), torch.randn(7, 3, 48).transpose(0, 1)):
+            with torch.no_grad():
+                assert torch.allclose(PackedLinear(lin)(x), lin(x), atol=1e-5)
+                assert torch.allclose(PackedLinear(lin, relu=True)(x), torch.relu(lin(x)), atol=1e-5)

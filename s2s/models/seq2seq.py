@@ -125,8 +125,18 @@ class MultiHeadAttention(nn.Module):
         qh = self.heads(self.q(q))
         if mask is not None:
             mask = mask[:, None]
-        y = F.scaled_dot_product_attention(qh, k, v, attn_mask=mask,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        if q.size(1) == 1 and not self.training:
+            # One query per row (a decoding step): two batched products and a softmax, in float32
+            # whatever the model's type, as the fused kernel accumulates. That kernel is tiled for
+            # long queries and takes 1.3x (float32) to 3.5x (bfloat16) as long here (64 rows, 8
+            # heads, 24 keys, 2 CPU threads).
+            s = torch.matmul(qh.float(), k.float().transpose(-1, -2)) * (self.dk ** -0.5)
+            if mask is not None:
+                s = s.masked_fill(~mask, float("-inf"))
+            y = torch.matmul(torch.softmax(s, -1), v.float()).to(v.dtype)
+        else:
+            y = F.scaled_dot_product_attention(qh, k, v, attn_mask=mask,
+                                               dropout_p=self.dropout if self.training else 0.0)
         return self.o(y.transpose(1, 2).reshape(q.size(0), q.size(1), -1))
 
     def forward(self, q: Tensor, kv: Tensor, mask: Tensor | None) -> Tensor:
@@ -688,27 +698,55 @@ class Seq2SeqModel(nn.Module):
         return self.logprobs(hidden), state
 
 
+class PackedLinear(nn.Module):
+    """An inference-only ``nn.Linear`` on CPU whose weight oneDNN has packed once, at construction,
+    into the blocked layout its matrix products read (``mkldnn._reorder_linear_weight``), run by the
+    operator TorchInductor emits for CPU linear layers (``mkldnn._linear_pointwise``). Inputs and
+    outputs are ordinary tensors (``torch.utils.mkldnn.MkldnnLinear`` converts both to and from
+    oneDNN's layout at every call, which costs more than the product for small batches).
+    ``relu`` applies a ReLU inside the same call."""
+
+    def __init__(self, linear: nn.Linear, relu: bool = False):
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        weight = linear.weight.detach()
+        self.register_buffer("packed", torch.ops.mkldnn._reorder_linear_weight(weight, None), persistent=False)
+        self.register_buffer("bias", None if linear.bias is None else linear.bias.detach().clone(), persistent=False)
+        self.attr = "relu" if relu else "none"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, self.attr, [], "")
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, activation={self.attr}"
+
+
 def pack_linears(model: nn.Module) -> int:
-    """Prepare a model for inference on CPU: every ``nn.Linear`` becomes oneDNN's ``MkldnnLinear``,
-    whose weight is packed once into the layout its matrix products read, instead of at every
-    call. Measured on the 2-core machine, 64 rows through a 512 x 32,004 layer: 18.6 ms against
-    22.4 ms; 4 rows: 3.9 ms against 10.9 ms (the output layer of a Transformer-base beam search at
-    batch 16 and 1). Same precision as the model (float32, or bfloat16 where the CPU has oneDNN's
-    bf16 kernels; other layers stay as they are), results equal to about 1e-6. The model is for
-    inference only afterwards (the packed weights are buffers, not parameters, and tied weights
-    are no longer shared); returns the number of layers packed, 0 when oneDNN is not available."""
+    """Prepare a model for inference on CPU: every ``nn.Linear`` becomes a ``PackedLinear``, its
+    weight packed by oneDNN once instead of at every call, and a ReLU right after a linear layer in
+    an ``nn.Sequential`` (the Transformer's feed-forward block) runs inside its matrix product.
+    Measured on the 2-core machine (benchmarks/README.md), 64 rows through a 512 x 32,004 layer
+    (the output layer of a Transformer-base beam search at batch 16): 10.7 ms against 23.6 ms for
+    ``nn.Linear``; 4 rows (batch 1): 1.9 ms against 9.6 ms. Same precision as the model (float32,
+    or bfloat16 where the CPU has oneDNN's bf16 kernels: AVX512 BW/VL/DQ; other layers stay as
+    they are), results equal to about 1e-6. The model is for inference only afterwards (the
+    packed weights are buffers outside the state dict, not parameters, and tied weights are no
+    longer shared); returns the number of layers packed, 0 when oneDNN is not available."""
     if not torch.backends.mkldnn.is_available():
         return 0
-    from torch.utils.mkldnn import MkldnnLinear
-
     dtypes = [torch.float32]
-    if torch.ops.mkldnn._is_mkldnn_bf16_supported():  # oneDNN's bf16 kernels need AVX512 (BW, VL, DQ)
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
         dtypes.append(torch.bfloat16)
     n = 0
     for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
+        children = list(parent.named_children())
+        for j, (name, child) in enumerate(children):
             if type(child) is nn.Linear and child.weight.device.type == "cpu" and child.weight.dtype in dtypes:
-                setattr(parent, name, MkldnnLinear(child, child.weight.dtype))
+                relu = isinstance(parent, nn.Sequential) and j + 1 < len(children) \
+                    and type(children[j + 1][1]) is nn.ReLU
+                setattr(parent, name, PackedLinear(child, relu=relu))
+                if relu:
+                    setattr(parent, children[j + 1][0], nn.Identity())
                 n += 1
     return n
 
