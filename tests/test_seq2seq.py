@@ -172,23 +172,28 @@ def test_packed_linear_layers_decode_the_same(enc, dec):
         assert n == 0
         return
     assert n > 0 and not any(type(m) is torch.nn.Linear for m in model.modules())
-    from s2s.models.seq2seq import PackedLinear
+    from s2s.models.seq2seq import FeedForward, PackedLinear
 
     packed = [m for m in model.modules() if isinstance(m, PackedLinear)]
     assert len(packed) == n
-    # The Transformer's feed-forward ReLU runs inside its first linear layer's product.
-    assert any(m.attr == "relu" for m in packed) == (enc == "transformer")
-    assert not any(type(m) is torch.nn.ReLU for m in model.modules()) or enc != "transformer"
+    # Every Transformer feed-forward ReLU runs inside its first linear layer's product.
+    blocks = sum(isinstance(m, FeedForward) for m in model.modules())
+    assert sum(m.attr == "relu" for m in packed) == blocks
+    assert blocks == (4 if enc == "transformer" else 0)
+    assert not any(isinstance(m, FeedForward) and type(m[1]) is torch.nn.ReLU for m in model.modules())
     out = beam_search(model, src, lengths, BOS, EOS, beam=4, nbest=3, max_len_b=6, ctc_weight=0.3)
     for a, b in zip(ref, out):
         assert [h.tokens for h in a] == [h.tokens for h in b]
         assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4)
 
 
-@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="oneDNN not in this torch build")
+MKLDNN = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="oneDNN not in this torch build")
+
+
+@MKLDNN
 def test_packed_linear_equals_linear():
     """A packed layer computes what its nn.Linear did, for 2-D and 3-D (non-contiguous) inputs,
-    without a bias and with the fused ReLU."""
+    without a bias, with the fused ReLU, and in bfloat16 where oneDNN has the kernels."""
     from s2s.models.seq2seq import PackedLinear
 
     torch.manual_seed(0)
@@ -198,3 +203,62 @@ def test_packed_linear_equals_linear():
             with torch.no_grad():
                 assert torch.allclose(PackedLinear(lin)(x), lin(x), atol=1e-5)
                 assert torch.allclose(PackedLinear(lin, relu=True)(x), torch.relu(lin(x)), atol=1e-5)
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        lin, x = lin.to(torch.bfloat16), torch.randn(6, 48, dtype=torch.bfloat16)
+        with torch.no_grad():
+            y = PackedLinear(lin)(x)
+            assert y.dtype == torch.bfloat16
+            assert torch.allclose(y.float(), lin(x).float(), atol=0.05)
+
+
+@MKLDNN
+def test_pack_linears_fuses_only_a_relu_that_runs_next():
+    """A ReLU is fused only where it is the next slot of a plain nn.Sequential: not a GELU, not a
+    ReLU after another module, and a layer held twice is packed in each slot as it runs there."""
+    from s2s.models.seq2seq import PackedLinear, pack_linears
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(16, 16)
+
+    class Reversed(torch.nn.Sequential):   # runs its slots in reverse: nothing may be fused
+        def forward(self, x):
+            for m in reversed(self):
+                x = m(x)
+            return x
+
+    model = torch.nn.ModuleDict({
+        "twice": torch.nn.Sequential(lin, lin, torch.nn.ReLU()),
+        "gelu": torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.GELU()),
+        "gap": torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.Dropout(0.0), torch.nn.ReLU()),
+        "reversed": Reversed(torch.nn.ReLU(), torch.nn.Linear(16, 16)),
+    }).eval()
+    x = torch.randn(3, 16)
+    with torch.no_grad():
+        ref = {k: m(x) for k, m in model.items()}
+        assert pack_linears(model) == 5
+        for k, m in model.items():
+            assert torch.allclose(m(x), ref[k], atol=1e-5), k
+    assert [m.attr for m in model["twice"] if isinstance(m, PackedLinear)] == ["none", "relu"]
+    assert type(model["twice"][2]) is torch.nn.Identity
+    for k in ("gelu", "gap", "reversed"):
+        assert all(m.attr == "none" for m in model[k] if isinstance(m, PackedLinear))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_single_query_attention_equals_fused_kernel(dtype):
+    """A decoding step's attention (one query per row, eval mode, CPU: batched products and a
+    float32 softmax) equals scaled_dot_product_attention's, masks included, and a row with
+    nothing to attend to gives zeros as the fused kernel does."""
+    from s2s.models.seq2seq import MultiHeadAttention
+
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(32, 4, dropout=0.0).to(dtype)
+    q, kv = torch.randn(3, 1, 32, dtype=dtype), torch.randn(3, 7, 32, dtype=dtype)
+    mask = (torch.arange(7)[None, :] < torch.tensor([7, 3, 0])[:, None])[:, None, :]
+    with torch.no_grad():
+        for m in (None, mask):
+            fused = mha.train()(q, kv, m)           # dropout 0: the fused kernel, same numbers
+            step = mha.eval()(q, kv, m)
+            assert not step.isnan().any()
+            tol = 1e-5 if dtype == torch.float32 else 0.05
+            assert torch.allclose(step.float(), fused.float(), atol=tol)

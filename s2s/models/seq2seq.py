@@ -125,15 +125,19 @@ class MultiHeadAttention(nn.Module):
         qh = self.heads(self.q(q))
         if mask is not None:
             mask = mask[:, None]
-        if q.size(1) == 1 and not self.training:
-            # One query per row (a decoding step): two batched products and a softmax, in float32
-            # whatever the model's type, as the fused kernel accumulates. That kernel is tiled for
-            # long queries and takes 1.3x (float32) to 3.5x (bfloat16) as long here (64 rows, 8
-            # heads, 24 keys, 2 CPU threads).
+        if q.size(1) == 1 and not self.training and q.device.type == "cpu":
+            # One query per row (a decoding step on CPU): two batched products and a softmax, in
+            # float32 whatever the model's type, as the fused kernel accumulates. That kernel is
+            # tiled for long queries and takes 1.3x (float32) to 3.4x (bfloat16) as long here (64
+            # rows, 8 heads, 24 keys, 2 CPU threads). A row with nothing to attend to gives zeros,
+            # as the fused kernel does.
             s = torch.matmul(qh.float(), k.float().transpose(-1, -2)) * (self.dk ** -0.5)
             if mask is not None:
                 s = s.masked_fill(~mask, float("-inf"))
-            y = torch.matmul(torch.softmax(s, -1), v.float()).to(v.dtype)
+            p = torch.softmax(s, -1)
+            if mask is not None:
+                p = p.nan_to_num(0.0)
+            y = torch.matmul(p, v.float()).to(v.dtype)
         else:
             y = F.scaled_dot_product_attention(qh, k, v, attn_mask=mask,
                                                dropout_p=self.dropout if self.training else 0.0)
@@ -700,11 +704,15 @@ class Seq2SeqModel(nn.Module):
 
 class PackedLinear(nn.Module):
     """An inference-only ``nn.Linear`` on CPU whose weight oneDNN has packed once, at construction,
-    into the blocked layout its matrix products read (``mkldnn._reorder_linear_weight``), run by the
-    operator TorchInductor emits for CPU linear layers (``mkldnn._linear_pointwise``). Inputs and
+    into the blocked layout its matrix products read (``mkldnn._reorder_linear_weight``), run by
+    ``mkldnn._linear_pointwise`` (an operator TorchInductor's CPU passes emit for packed linear
+    layers, e.g. in bfloat16; for float32 they prefer MKL's ``mkl._mkl_linear``, which measured
+    19.7 ms here where this takes 10.7 ms, 64 rows x 512 x 32,004). Inputs and
     outputs are ordinary tensors (``torch.utils.mkldnn.MkldnnLinear`` converts both to and from
     oneDNN's layout at every call, which costs more than the product for small batches).
-    ``relu`` applies a ReLU inside the same call."""
+    ``relu`` applies a ReLU inside the same call. The packed weight is an opaque oneDNN tensor:
+    a model holding one cannot be copied, pickled or moved with ``.to()``, and its state dict
+    has no weight for the layer."""
 
     def __init__(self, linear: nn.Linear, relu: bool = False):
         super().__init__()
@@ -739,14 +747,16 @@ def pack_linears(model: nn.Module) -> int:
         dtypes.append(torch.bfloat16)
     n = 0
     for parent in list(model.modules()):
-        children = list(parent.named_children())
-        for j, (name, child) in enumerate(children):
+        # Slots in order (named_children() would skip a module held twice); a ReLU is fused only
+        # into a plain nn.Sequential, whose forward runs its slots one after the other.
+        slots = list(parent._modules.items())
+        sequential = type(parent).forward is nn.Sequential.forward
+        for j, (name, child) in enumerate(slots):
             if type(child) is nn.Linear and child.weight.device.type == "cpu" and child.weight.dtype in dtypes:
-                relu = isinstance(parent, nn.Sequential) and j + 1 < len(children) \
-                    and type(children[j + 1][1]) is nn.ReLU
+                relu = sequential and j + 1 < len(slots) and type(slots[j + 1][1]) is nn.ReLU
                 setattr(parent, name, PackedLinear(child, relu=relu))
                 if relu:
-                    setattr(parent, children[j + 1][0], nn.Identity())
+                    setattr(parent, slots[j + 1][0], nn.Identity())
                 n += 1
     return n
 
