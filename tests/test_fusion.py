@@ -167,8 +167,41 @@ def test_lm_checkpoints_fuse_when_their_vocabulary_is_the_decoders(tmp_path):
     fuse = load_fusion(tmp_path / "lm.pt", VOCAB, weight=0.7)
     assert isinstance(fuse, NeuralLmFusion)
     tokens = torch.tensor([[VOCAB.bos_id, 10, 11]])
-    assert torch.allclose(fuse.scores(tokens), 0.7 * torch.log_softmax(model(tokens)[:, -1], -1), atol=1e-5)
+    state = fuse.initial(1)
+    for t in range(1, tokens.size(1) + 1):      # the token after each prefix, fed one at a time
+        got, state = fuse.scores(state, tokens[:, :t])
+        assert torch.allclose(got, 0.7 * torch.log_softmax(model(tokens[:, :t])[:, -1], -1), atol=1e-5)
     other = character_vocabulary(list("abc"))
     lm_checkpoint(tmp_path / "other.pt", other)
     with pytest.raises(S2SError, match="other.pt.*vocabulary"):
         load_fusion(tmp_path / "other.pt", VOCAB, weight=0.7)
+
+
+def test_incremental_lm_fusion_equals_rerunning_the_lm():
+    """An LM fed one token a step with its state reordered with the beams gives the beam search
+    what rerunning it over every prefix gives: same hypotheses, same scores."""
+    from s2s.models.lm import build_lm
+
+    class Rerun(torch.nn.Module):         # the same LM without init_state/step
+        def __init__(self, lm):
+            super().__init__()
+            self.lm = lm
+
+        def forward(self, tokens):
+            return self.lm(tokens)
+
+    model = ScriptedDecoder(script("the cat sat", 1, {"o": 0.44, "a": 0.46}))
+    for name, conf in (("transformer", {"d_model": 16, "num_heads": 2, "num_layers": 2, "ff_dim": 32}),
+                       ("lstm", {"embed_dim": 16, "hidden": 16, "num_layers": 1})):
+        torch.manual_seed(3)
+        lm = build_lm(name, conf, vocab_size=len(VOCAB)).eval()
+        fast, slow = NeuralLmFusion(lm, 0.8), NeuralLmFusion(Rerun(lm), 0.8)
+        assert fast.incremental and not slow.incremental
+        src, lengths = torch.zeros(2, 3, dtype=torch.long), torch.tensor([3, 2])
+        a = beam_search(model, src, lengths, VOCAB.bos_id, VOCAB.eos_id, beam=3, nbest=3, max_len_b=20,
+                        fusion=[fast])
+        b = beam_search(model, src, lengths, VOCAB.bos_id, VOCAB.eos_id, beam=3, nbest=3, max_len_b=20,
+                        fusion=[slow])
+        for x, y in zip(a, b, strict=True):
+            assert [h.tokens for h in x] == [h.tokens for h in y]
+            assert [h.score for h in x] == pytest.approx([h.score for h in y], abs=1e-4)

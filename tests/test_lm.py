@@ -140,6 +140,35 @@ def test_right_padded_batch_scores_like_each_sentence_alone(name):
     assert torch.allclose(together, torch.cat(alone), atol=1e-5)
 
 
+@pytest.mark.parametrize("name,positions", [("transformer", "sinusoidal"), ("transformer", "learned"),
+                                            ("lstm", None)])
+def test_one_token_at_a_time_equals_the_full_pass(name, positions):
+    """step() over a prefix, token by token, gives forward()'s logits at every position, also
+    after the rows are reordered (as a beam search does) halfway."""
+    from s2s.models.lm import build_lm
+    from s2s.models.seq2seq import reorder_state
+
+    torch.manual_seed(0)
+    conf = {"transformer": {"d_model": 16, "num_heads": 2, "num_layers": 2, "ff_dim": 32, "dropout": 0.1,
+                            "positions": positions, "max_len": 9},
+            "lstm": {"embed_dim": 16, "hidden": 24, "num_layers": 2, "dropout": 0.1}}[name]
+    model = build_lm(name, conf, vocab_size=11).eval()
+    x = torch.randint(0, 11, (3, 9))
+    order = torch.tensor([2, 2, 0])
+    with torch.no_grad():
+        full = model(x)
+        state = model.init_state(3)
+        for t in range(9):
+            if t == 5:
+                x, full = x[order], full[order]
+                state = reorder_state(state, order)
+            logits, state = model.step(x[:, t], state)
+            assert torch.allclose(logits, full[:, t], atol=1e-5), t
+        if name == "transformer":
+            with pytest.raises(S2SError, match="max_len 9"):
+                model.step(x[:, 0], state)
+
+
 def test_tied_embeddings_share_the_output_matrix():
     from s2s.models.lm import build_lm
 

@@ -4,7 +4,9 @@
 
 - ``NeuralLmFusion(model, weight)``: a trained LM of task ``lm`` over the same vocabulary;
   every continuation gets ``weight * log p_lm(token | prefix)`` (Gulcehre et al. 2015's
-  shallow fusion; ESPnet's ``--lm_weight``). It scores the whole vocabulary at once.
+  shallow fusion; ESPnet's ``--lm_weight``). It scores the whole vocabulary at once, feeding
+  the LM one token per hypothesis and step (its keys/values or LSTM states carried and
+  reordered with the beams, as the decoder's).
 - ``WordNgramFusion(kenlm_model, vocab, weight, word_score, unk_score, words)``: a word
   n-gram (KenLM, the ARPA/binary ``utils/train_ngram.sh`` writes for CTC beam search) over
   token decoders of characters or SentencePiece pieces. A word is scored when it is
@@ -37,17 +39,36 @@ NEG_INF = float("-inf")
 
 
 class NeuralLmFusion:
-    """``weight * log p_lm`` of every next token, from the LM run over each hypothesis's prefix."""
+    """``weight * log p_lm`` of every next token. An LM with incremental state (s2s's Transformer
+    and LSTM LMs: ``init_state``/``step``) is fed one token per hypothesis and step, its state
+    reordered with the beams; any other module mapping ids (B, L) to logits (B, L, V) is run over
+    each hypothesis's whole prefix at every step."""
 
     full = True
 
     def __init__(self, model, weight: float):
         self.model = model.eval()
         self.weight = float(weight)
+        self.incremental = hasattr(model, "step") and hasattr(model, "init_state")
 
-    def scores(self, tokens: Tensor) -> Tensor:
-        """(N, V) weighted log-probabilities of the token after each row of ``tokens`` (``<s>`` first)."""
-        return self.weight * torch.log_softmax(self.model(tokens)[:, -1].float(), -1)
+    def initial(self, n: int, device=None):
+        """The state of ``n`` empty hypotheses (None: the LM is rerun over the prefixes)."""
+        return self.model.init_state(n, device) if self.incremental else None
+
+    def scores(self, state, tokens: Tensor) -> tuple[Tensor, object]:
+        """(N, V) weighted log-probabilities of the token after each row of ``tokens`` (``<s>``
+        first), and the state after them; ``state`` holds every token of ``tokens`` but the last."""
+        if self.incremental:
+            logits, state = self.model.step(tokens[:, -1], state)
+        else:
+            logits = self.model(tokens)[:, -1]
+        return self.weight * torch.log_softmax(logits.float(), -1), state
+
+    def select(self, state, index: Tensor):
+        """The state of the hypotheses ``index`` continue."""
+        from s2s.models.seq2seq import reorder_state
+
+        return None if state is None else reorder_state(state, index)
 
 
 class _Row:

@@ -190,6 +190,7 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, bea
     full = [f for f in fusion if f.full]
     partial = [f for f in fusion if not f.full]
     part_states = [f.initial(b * k) for f in partial]
+    full_states = [f.initial(b * k, dev) for f in full]
     ncand = min(ctc_candidates or max(int(1.5 * k), k + 1), model.vocab_size)
     for t in range(1, max(limits) + 1):
         if t == 1:
@@ -201,8 +202,9 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, bea
             logp[:, eos] = NEG_INF
         if ctc is not None:
             logp = (1 - ctc_weight) * logp
-        for f in full:
-            logp = logp + f.scores(tokens)
+        for j, f in enumerate(full):
+            extra, full_states[j] = f.scores(full_states[j], tokens)
+            logp = logp + extra
         if ctc is not None or partial:
             cands = logp.topk(ncand, -1).indices                          # (N, M) by attention (+ LM)
             joint = logp.gather(1, cands)
@@ -259,6 +261,7 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, bea
             if shrink:
                 ctc = ctc.select(index)
         part_states = [f.select(st, pick_rows, pick_tok) for f, st in zip(partial, part_states)]
+        full_states = [f.select(st, index) for f, st in zip(full, full_states)]
         # Beams never leave their sentence: the memory-derived state only changes when sentences leave.
         state = reorder_state(state, index, within_sentence=not shrink)
         if shrink:

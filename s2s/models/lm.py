@@ -3,7 +3,11 @@
 Both map token ids ``(B, L)`` to next-token logits ``(B, L, V)``: the output at
 position ``t`` depends on ``tokens[:, :t+1]`` only, so a right-padded batch gives
 every sequence exactly what it gives alone (padding comes after the real
-tokens and nothing looks ahead). Configs choose one by name from ``LMS``:
+tokens and nothing looks ahead). For decoding, both also run one token at a time
+(``init_state(n, device)``, then ``step(tokens (N,), state) -> (logits (N, V), state)``):
+the Transformer keeps each layer's keys and values, the LSTM its hidden and cell
+states, all batch-first, so a beam search reorders them with
+``s2s.models.seq2seq.reorder_state``. Configs choose one by name from ``LMS``:
 
     lm: transformer
     lm_conf: {d_model: 256, num_heads: 4, num_layers: 4}
@@ -18,6 +22,7 @@ import math
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from s2s.errors import S2SError
 from s2s.models.registry import MODELS
@@ -36,8 +41,8 @@ class SinusoidalPositions(nn.Module):
         # Not a parameter and not saved: it is a pure function of (dim, max_len).
         self.register_buffer("table", sinusoid_table(max_len, dim), persistent=False)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.table[: x.size(1)].to(x.dtype)
+    def forward(self, x: Tensor, start: int = 0) -> Tensor:
+        return x + self.table[start:start + x.size(1)].to(x.dtype)
 
 
 @LMS.register("transformer")
@@ -88,6 +93,34 @@ class TransformerLM(nn.Module):
         x = self.blocks(x, mask=mask, is_causal=True)
         return self.out(self.norm(x))
 
+    def init_state(self, n: int, device=None) -> dict:
+        """The state before any token: every layer's keys and values, (n, heads, 0, head_dim)."""
+        attn = self.blocks.layers[0].self_attn
+        empty = self.embed.weight.new_zeros(n, attn.num_heads, 0, attn.head_dim, device=device)
+        return {"k": [empty] * len(self.blocks.layers), "v": [empty] * len(self.blocks.layers)}
+
+    def step(self, tokens: Tensor, state: dict) -> tuple[Tensor, dict]:
+        """Next-token logits (N, V) after feeding ``tokens`` (N,) to the prefixes ``state`` holds;
+        the same as ``forward`` over the whole prefix, with the new keys and values appended."""
+        pos = state["k"][0].size(2)
+        if pos >= self.max_len:
+            raise S2SError(f"sequence of {pos + 1} tokens is longer than the LM's max_len {self.max_len}; "
+                           f"train with a larger lm_conf.max_len or drop long sentences (max_tokens)")
+        x = self.dropout(self.positions(self.embed(tokens)[:, None] * self.scale, pos))
+        n = x.size(0)
+        new = {"k": list(state["k"]), "v": list(state["v"])}
+        for i, layer in enumerate(self.blocks.layers):
+            # nn.TransformerEncoderLayer, norm_first: x + SA(norm1(x)), then x + FF(norm2(x)).
+            attn = layer.self_attn
+            q, k, v = (t.view(n, 1, attn.num_heads, attn.head_dim).transpose(1, 2)
+                       for t in F.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, -1))
+            new["k"][i] = torch.cat([state["k"][i], k], 2)
+            new["v"][i] = torch.cat([state["v"][i], v], 2)
+            y = F.scaled_dot_product_attention(q, new["k"][i], new["v"][i])
+            x = x + layer.dropout1(attn.out_proj(y.transpose(1, 2).reshape(n, 1, -1)))
+            x = x + layer.dropout2(layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm2(x))))))
+        return self.out(self.norm(x))[:, 0], new
+
 
 class _LearnedPositions(nn.Module):
     def __init__(self, dim: int, max_len: int):
@@ -95,8 +128,8 @@ class _LearnedPositions(nn.Module):
         self.table = nn.Embedding(max_len, dim)
         nn.init.normal_(self.table.weight, std=0.02)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.table.weight[: x.size(1)].to(x.dtype)
+    def forward(self, x: Tensor, start: int = 0) -> Tensor:
+        return x + self.table.weight[start:start + x.size(1)].to(x.dtype)
 
 
 @LMS.register("lstm")
@@ -128,6 +161,17 @@ class LstmLM(nn.Module):
         """Next-token logits (B, L, V) for token ids (B, L)."""
         y, _ = self.rnn(self.dropout(self.embed(tokens)))
         return self.out(self.proj(self.dropout(y)))
+
+    def init_state(self, n: int, device=None) -> dict:
+        """The state before any token: zero hidden and cell states, batch-first (n, layers, hidden)."""
+        zeros = self.embed.weight.new_zeros(n, self.rnn.num_layers, self.rnn.hidden_size, device=device)
+        return {"h": zeros, "c": zeros}
+
+    def step(self, tokens: Tensor, state: dict) -> tuple[Tensor, dict]:
+        """Next-token logits (N, V) after feeding ``tokens`` (N,) to the prefixes ``state`` holds."""
+        hc = (state["h"].transpose(0, 1).contiguous(), state["c"].transpose(0, 1).contiguous())
+        y, (h, c) = self.rnn(self.dropout(self.embed(tokens)[:, None]), hc)
+        return self.out(self.proj(self.dropout(y[:, 0]))), {"h": h.transpose(0, 1), "c": c.transpose(0, 1)}
 
 
 @MODELS.register("lm")
