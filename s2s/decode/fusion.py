@@ -4,9 +4,11 @@
 
 - ``NeuralLmFusion(model, weight)``: a trained LM of task ``lm`` over the same vocabulary;
   every continuation gets ``weight * log p_lm(token | prefix)`` (Gulcehre et al. 2015's
-  shallow fusion; ESPnet's ``--lm_weight``). It scores the whole vocabulary at once, feeding
-  the LM one token per hypothesis and step (its keys/values or LSTM states carried and
-  reordered with the beams, as the decoder's).
+  shallow fusion; ESPnet's ``--lm_weight``). It scores the whole vocabulary at once. s2s's LMs
+  are fed one token per hypothesis and step (their keys/values or LSTM states carried and
+  reordered with the beams, as the decoder's); other LM modules are rerun over the prefixes.
+  ``initial(n, device)`` gives its state, ``scores(state, tokens)`` the scores and next state,
+  ``select(state, index)`` the state of the hypotheses that continue.
 - ``WordNgramFusion(kenlm_model, vocab, weight, word_score, unk_score, words)``: a word
   n-gram (KenLM, the ARPA/binary ``utils/train_ngram.sh`` writes for CTC beam search) over
   token decoders of characters or SentencePiece pieces. A word is scored when it is

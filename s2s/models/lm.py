@@ -102,6 +102,8 @@ class TransformerLM(nn.Module):
     def step(self, tokens: Tensor, state: dict) -> tuple[Tensor, dict]:
         """Next-token logits (N, V) after feeding ``tokens`` (N,) to the prefixes ``state`` holds;
         the same as ``forward`` over the whole prefix, with the new keys and values appended."""
+        from s2s.models.seq2seq import single_query_attention
+
         pos = state["k"][0].size(2)
         if pos >= self.max_len:
             raise S2SError(f"sequence of {pos + 1} tokens is longer than the LM's max_len {self.max_len}; "
@@ -116,7 +118,10 @@ class TransformerLM(nn.Module):
                        for t in F.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, -1))
             new["k"][i] = torch.cat([state["k"][i], k], 2)
             new["v"][i] = torch.cat([state["v"][i], v], 2)
-            y = F.scaled_dot_product_attention(q, new["k"][i], new["v"][i])
+            if x.device.type == "cpu":
+                y = single_query_attention(q, new["k"][i], new["v"][i])
+            else:
+                y = F.scaled_dot_product_attention(q, new["k"][i], new["v"][i])
             x = x + layer.dropout1(attn.out_proj(y.transpose(1, 2).reshape(n, 1, -1)))
             x = x + layer.dropout2(layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm2(x))))))
         return self.out(self.norm(x))[:, 0], new
