@@ -82,6 +82,9 @@ def data(tmp_path_factory):
     (tts / "utt2spk").write_text("".join(f"{u} lj\n" for u in sorted(texts)))
     write_feats(tts, {u: rng.standard_normal((60, 80)).astype(np.float32) for u in texts},
                 yaml.safe_load((ROOT / "egs/ljspeech/conf/logmel.yaml").read_text()))
+    for u in texts:  # vocoders read the audio under the features
+        sf.write(wav_dir / f"{u}.wav", (0.1 * rng.standard_normal(22050)).astype(np.float32), 22050)
+    (tts / "wav.scp").write_text("".join(f"{u} {wav_dir / u}.wav\n" for u in sorted(texts)))
     return root, corpus, kws, tts
 
 
@@ -104,6 +107,7 @@ def test_config_dry_run(config, data):
                "--token_list", str(corpus["lang"])],
         "classify": ["--train_data", str(kws), "--valid_data", str(kws)],
         "tts": ["--train_data", str(tts), "--valid_data", str(tts)],
+        "vocoder": ["--train_data", str(tts), "--valid_data", str(tts)],
     }[task]
     if conf.get("init_from"):  # a model the recipe trains first (checked in test_init_from_configs_name_their_source)
         args += ["--init_from", "null"]

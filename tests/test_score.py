@@ -194,3 +194,25 @@ def test_alignment_heat_map_accepts_torch_and_writes_png(tmp_path):
     data = (tmp_path / "attn.png").read_bytes()
     assert data.startswith(PNG_MAGIC) and len(data) > 1000
     assert [p.name for p in tmp_path.iterdir()] == ["attn.png"]  # no temporary left behind
+
+
+def test_mcd_is_zero_for_the_same_spectrogram_and_ignores_timing_not_spectra():
+    import numpy as np
+
+    from s2s.score.mcd import dtw_path_cost, mcd, mel_cepstrum
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((30, 40))
+    assert mcd(a, a) == 0.0
+    slow = np.repeat(a, 2, axis=0)  # the same frames, each held twice: DTW aligns them exactly
+    assert mcd(a, slow) < 1e-9
+    louder = a + 1.0  # a gain changes c0 only, which MCD leaves out
+    assert mcd(a, louder) < 1e-9
+    other = rng.standard_normal((30, 40))
+    assert mcd(a, other) > 5.0
+    # the textbook formula on aligned frames
+    ca, co = mel_cepstrum(a), mel_cepstrum(other)
+    direct = 10 / np.log(10) * np.sqrt(2 * ((ca - co) ** 2).sum(1)).mean()
+    assert mcd(a, other) <= direct + 1e-9  # DTW can only find a cheaper alignment than the diagonal
+    cost, length = dtw_path_cost(np.zeros((3, 1)), np.array([[0.0], [1.0], [0.0], [0.0]]))
+    assert cost == 1.0 and length == 4

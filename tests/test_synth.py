@@ -160,7 +160,7 @@ def _synthesize(args, cwd):
 def test_synthesize_writes_a_kaldi_data_dir(tmp_path):
     (tmp_path / "text").write_text("a1 Set a timer for 5 minutes!\nb2 ???\nc3 hello world\n")
     speakers = ["espeak-ng_en-us+f2_p060_s170", "espeak-ng_en-us+m1_p040_s150"]
-    res = _synthesize(["--backend", "espeak-ng", "--speakers", *speakers, "--text", "text",
+    res = _synthesize(["espeak-ng", "--speakers", *speakers, "--text", "text",
                        "--out-dir", "syn"], tmp_path)
     assert res.returncode == 0, res.stderr
     assert "skipped 1" in res.stderr and "1 numbers" in res.stderr
@@ -180,7 +180,7 @@ def test_synthesize_writes_a_kaldi_data_dir(tmp_path):
 def test_synthesize_job_shares_cover_every_line_once(tmp_path):
     (tmp_path / "text").write_text("".join(f"u{i} number {i}\n" for i in range(5)))
     for job in (1, 2):
-        res = _synthesize(["--backend", "flite", "--speakers", "flite_kal16_f095_d100", "--text", "text",
+        res = _synthesize(["flite", "--speakers", "flite_kal16_f095_d100", "--text", "text",
                            "--out-dir", "syn", "--nj", "2", "--job", str(job)], tmp_path)
         assert res.returncode == 0, res.stderr
     shares = [read_table(tmp_path / "syn" / "split2" / str(j) / "text") for j in (1, 2)]
@@ -189,7 +189,33 @@ def test_synthesize_job_shares_cover_every_line_once(tmp_path):
 
 def test_synthesize_reports_a_bad_speaker_cleanly(tmp_path):
     (tmp_path / "text").write_text("u1 hello\n")
-    res = _synthesize(["--backend", "flite", "--speakers", "flite_bob_f100_d100", "--text", "text",
+    res = _synthesize(["flite", "--speakers", "flite_bob_f100_d100", "--text", "text",
                        "--out-dir", "syn"], tmp_path)
     assert res.returncode == 1
-    assert res.stderr.startswith("synthesize: error: speaker 'flite_bob_f100_d100'")
+    assert res.stderr.startswith("s2s-synthesize: error: speaker 'flite_bob_f100_d100'")
+
+
+def test_synthesize_says_one_sentence_into_a_wav(tmp_path):
+    res = _synthesize(["espeak-ng", "Turn on the lights at 7!", "--speaker", "espeak-ng_en-us+m1_p040_s150",
+                       "--out", "out/x.wav", "--sample-rate", "8000"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "turn on the lights at seven" in res.stderr
+    info = sf.info(tmp_path / "out/x.wav")
+    assert info.samplerate == 8000 and 0.8 < info.duration < 5
+
+
+@pytest.mark.parametrize("args, message", [
+    (["flite", "hello", "--speaker", "flite_bob_f100_d100", "--out", "x.wav"], "speaker 'flite_bob_f100_d100'"),
+    (["flite", "?! ...", "--out", "x.wav"], "nothing to say in '?! ...'"),
+    (["flite", "hello"], "a sentence needs --out x.wav"),
+    (["flite", "hello", "--out", "."], ".: is a directory; give a file name"),
+    (["no_such_model.pt", "hello", "--out", "x.wav"], "no_such_model.pt: neither a synthesizer"),
+    (["flite", "--text", "bad.txt", "--out-dir", "syn"], "bad.txt:2: not valid UTF-8"),
+])
+def test_synthesize_bad_input_is_named_and_nothing_is_written(tmp_path, args, message):
+    (tmp_path / "bad.txt").write_bytes(b"u1 hello\nu2 caf\xe9\n")
+    res = _synthesize(args, tmp_path)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.startswith("s2s-synthesize: error: ") and message in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "x.wav").exists() and not (tmp_path / "syn").exists()

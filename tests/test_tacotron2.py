@@ -122,6 +122,60 @@ def test_forward_shapes_and_padding_do_not_change_an_utterance():
     assert torch.allclose(alone[1], after[1:], atol=1e-5)
 
 
+GST = {"gst_tokens": 6, "gst_token_dim": 32, "gst_heads": 4, "gst_ref_filters": [8, 8, 16], "gst_ref_dim": 16}
+
+
+def test_style_tokens_keep_each_speakers_mean_style_for_synthesis():
+    torch.manual_seed(0)
+    model = Tacotron2(n_mels=20, n_speakers=3, **{**SMALL, "dropout": 0.0}, **GST)
+    ids = torch.tensor([[5, 6, 7, 8, 1], [9, 10, 1, 0, 0]])
+    mels = torch.randn(2, 12, 20)
+    model(ids, torch.tensor([5, 3]), mels, torch.tensor([12, 9]), torch.tensor([0, 2]))
+    assert model.speaker_style_seen.tolist() == [True, False, True]
+    model.eval()
+    with torch.no_grad():
+        first = model.style(mels[:1], torch.tensor([12]))
+        first_then = model.speaker_styles[0].clone()
+        model.train()
+        model(ids[:1], torch.tensor([5]), mels[:1] * 0.5, torch.tensor([12]), torch.tensor([0]))
+        model.eval()
+        moved = model.speaker_styles[0].clone()
+    assert not torch.equal(first_then, torch.zeros_like(first_then))
+    assert 0 < float((moved - first_then).norm()) < float((first[0] - first_then).norm() + 10)
+    # Synthesis without a style uses the speaker's mean style; another style changes the speech.
+    text = torch.tensor(text_to_ids("hello"))
+    torch.manual_seed(1)
+    default, _, _ = model.infer(text, speaker=0, max_steps=6)
+    torch.manual_seed(1)
+    same, _, _ = model.infer(text, speaker=0, max_steps=6, style=model.speaker_styles[0])
+    torch.manual_seed(1)
+    other, _, _ = model.infer(text, speaker=0, max_steps=6,
+                              style=model.style(token_weights=torch.tensor([[1.0, 0, 0, 0, 0, 0]]))[0])
+    assert torch.equal(default, same)
+    assert not torch.allclose(default, other)
+
+
+def test_reference_encoder_style_does_not_depend_on_padding():
+    torch.manual_seed(0)
+    model = Tacotron2(n_mels=20, n_speakers=1, **SMALL, **GST).eval()
+    mels = torch.randn(2, 30, 20)
+    with torch.no_grad():
+        batch = model.style(mels, torch.tensor([30, 17]))
+        alone = model.style(mels[1:, :17], torch.tensor([17]))
+    torch.testing.assert_close(batch[1:], alone)
+
+
+def test_trim_silence_keeps_the_speech_and_a_margin():
+    from s2s.tasks.tts import trim_silence
+
+    mel = torch.full((40, 8), -11.5)
+    mel[10:25] = 0.0
+    mel[17] = -11.5  # a pause inside the speech stays
+    assert trim_silence(mel, 40.0, margin=2).shape[0] == 19
+    torch.testing.assert_close(trim_silence(mel, 40.0, margin=0), mel[10:25])
+    assert trim_silence(mel, 0.0).shape[0] == 40
+
+
 def test_stop_token_is_not_heeded_before_the_minimum_length():
     torch.manual_seed(0)
     model = Tacotron2(n_mels=20, **{**SMALL, "dropout": 0.0}).eval()
@@ -271,3 +325,27 @@ def test_augmentation_stage_synthesizes_with_the_trained_model(trained, tmp_path
     for line in (out / "wav.scp").read_text().splitlines():
         info = sf.info(line.split()[1])
         assert info.samplerate == 16000 and info.frames > 0
+
+
+@pytest.mark.e2e
+def test_synthesize_command_speaks_with_the_trained_model(trained, tmp_path):
+    root, _ = trained
+    model = str(root / "exp/checkpoints/last.pt")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "s2s.bin.synthesize", model, *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True)
+
+    res = run("--list-speakers")
+    assert res.returncode == 0 and res.stdout.split() == ["tacotron2_espeakenus"]
+    res = run("the cat sat on the mat", "--out", "cat.wav", "--griffin-lim-iters", "4")
+    assert res.returncode == 0, res.stderr
+    assert "speaker tacotron2_espeakenus" in res.stderr
+    assert 0.5 < sf.info(tmp_path / "cat.wav").duration < 4
+    for args, message in [(["hi", "--out", "x.wav", "--speaker", "tacotron2_x"], "its speakers are tacotron2_espeakenus"),
+                          (["hi", "--out", "x.wav", "--style-weights", "1", "0"], "has no style tokens"),
+                          (["hi", "--out", "x.wav", "--vocoder", "nope.pt"], "neither 'griffin-lim' nor a vocoder")]:
+        res = run(*args)
+        assert res.returncode == 1 and message in res.stderr, res.stderr
+        assert not (tmp_path / "x.wav").exists()

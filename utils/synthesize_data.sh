@@ -9,9 +9,10 @@
 # <text-source>: a Kaldi text (data/<set>/text: the training transcripts) or a plain text
 #   corpus, one sentence a line (an LM corpus); --max-lines N takes a random N of its lines.
 # --backend: espeak-ng | flite | festival (Debian engines, see tools/) or tacotron2 (an s2s
-#   Tacotron 2 checkpoint given with --model). Each voice/pitch/rate setting is a speaker;
-#   --speakers "ID ..." picks them, else --num-speakers K drawn with --seed from the
-#   backend's default grid (list them: python -m s2s.bin.synthesize --backend B --list-speakers).
+#   Tacotron 2 checkpoint given with --model, vocoded by --vocoder: griffin-lim or a vocoder
+#   checkpoint). An engine's voice/pitch/rate setting, or a TTS model's training voice, is a
+#   speaker; --speakers "ID ..." picks them, else --num-speakers K drawn with --seed from the
+#   backend's speakers (list them: python -m s2s.bin.synthesize B|MODEL --list-speakers).
 # Every line is spoken by one speaker in turn, or by all of them with --all-speakers true.
 # Text the synthesizer cannot say (digits, punctuation, non-ASCII) is normalised and the
 # changes counted in the job logs; utterance ids are <speaker>-<line id>.
@@ -24,6 +25,7 @@ cmd=utils/run.pl        # job runner
 nj=4                    # parallel synthesis jobs
 backend=espeak-ng       # espeak-ng | flite | festival | tacotron2
 model=                  # Tacotron 2 checkpoint (backend tacotron2)
+vocoder=griffin-lim     # backend tacotron2: griffin-lim or a vocoder checkpoint (task: vocoder)
 speakers=               # explicit speaker ids, space separated
 num_speakers=8          # K: speakers drawn from the backend's grid
 all_speakers=false      # every speaker says every line (K x the text)
@@ -44,10 +46,10 @@ export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export LC_ALL=C
 
 case $backend in
-  espeak-ng|flite|festival) synth=(python3 -m s2s.bin.synthesize --backend "$backend") ;;
+  espeak-ng|flite|festival) synth=(python3 -m s2s.bin.synthesize "$backend") ;;
   tacotron2)
-    [ -n "$model" ] || { echo "$0: --backend tacotron2 needs --model exp/<tts tag>/model.pt (train one with egs/ljspeech/run.sh)" >&2; exit 1; }
-    synth=(python3 -m s2s.bin.synthesize_tts --model "$model" --device "$device") ;;
+    [ -n "$model" ] || { echo "$0: --backend tacotron2 needs --model exp/<tts tag>/model.pt (train one with egs/mini/run.sh --stage 8 or egs/libritts/run.sh)" >&2; exit 1; }
+    synth=(python3 -m s2s.bin.synthesize "$model" --vocoder "$vocoder" --device "$device") ;;
   *) echo "$0: unknown --backend $backend; use espeak-ng, flite, festival or tacotron2" >&2; exit 1 ;;
 esac
 # Fail now, with the install command, rather than in every job.
@@ -62,7 +64,7 @@ all_opt=()
 [ "$all_speakers" = true ] && all_opt=(--all-speakers)
 
 # Synthesis is skipped when every job's tables exist from a run with the same inputs.
-sig=$(echo "$backend $model $speakers $num_speakers $all_speakers $seed $sample_rate $nj $(md5sum < "$out/text_source")" | md5sum | cut -d' ' -f1)
+sig=$(echo "$backend $model $vocoder $speakers $num_speakers $all_speakers $seed $sample_rate $nj $(md5sum < "$out/text_source")" | md5sum | cut -d' ' -f1)
 done_jobs=0
 for j in $(seq "$nj"); do [ -f "$out/split$nj/$j/spk2utt" ] && done_jobs=$((done_jobs + 1)); done
 if [ "$(cat "$out/.synth_sig" 2>/dev/null)" = "$sig" ] && [ "$done_jobs" -eq "$nj" ]; then

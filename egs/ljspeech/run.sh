@@ -78,7 +78,7 @@ stage 3 train train --key $tag --args "$train_args" --in "$train_config data/tra
 synthesize() {
   local out=$exp/synth_test
   $train_cmd JOB=1:$nj $out/log/synth.JOB.log \
-    python -m s2s.bin.synthesize_tts --model $exp/model.pt --text data/test/text --out-dir $out \
+    python -m s2s.bin.synthesize $exp/model.pt --text data/test/text --out-dir $out \
       --sample-rate 22050 --griffin-lim-iters $griffin_lim_iters --nj $nj --job JOB
   utils/combine_data.sh $out $(for j in $(seq $nj); do echo $out/split$nj/$j; done)
   grep -h "reached the decoder step limit" $out/log/synth.*.log | sed 's/^.*: //' || true

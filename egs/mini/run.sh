@@ -13,9 +13,15 @@
 #      beam-decoded with n-best lists, scored
 #   7  neural LM: trained on the training text, its weight tuned by rescoring the dev n-best lists,
 #      test rescored, scored
-#   8  (only when asked: --stage 8 --stop-stage 8) the synthetic-speech experiment: espeak-ng
-#      voices as "natural" speech, flite as the synthesizer, WER at natural:synthetic ratios
-#      100/0 66/33 50/50 33/66 0/100 at a fixed number of steps (local/syn_ratio.sh)
+#   8  (only when asked, like 9-10: --stage 8 --stop-stage 10) speech synthesis for the corpus: a
+#      multi-speaker Tacotron 2 with style tokens, a WaveNet and an iSTFT vocoder trained on the
+#      training voices, side by side (local/tts.sh --step train; alignment plots in exp/tts/plots)
+#   9  intelligibility of that TTS: held-out sentences in training voices, by the engines and by
+#      the TTS with each vocoder, transcribed by the stage-4 model; WER, MCD, CPU cost in
+#      RESULTS.md (local/tts.sh --step eval)
+#  10  the synthetic-speech experiment: the TTS speaks new sentences in the training voices; WER on
+#      the held-out voices at natural:synthetic 100/0 66/33 50/50 33/66 0/100 (replacing natural
+#      speech) and with synthetic speech added, at a fixed number of steps (local/syn_ratio.sh)
 #
 # Usage: ./run.sh [--stage N] [--stop-stage M] [--train-config conf/train.yaml] [--nj 2] ...
 # A stage whose outputs are complete and whose inputs and options are unchanged is skipped;
@@ -54,7 +60,7 @@ force=false           # re-run selected stages even when up to date
 . ./path.sh
 . utils/parse_options.sh
 . utils/stage.sh
-check_stages 0 8
+check_stages 0 10
 
 [ -z "$tag" ] && tag=$(basename "${train_config%.*}")
 exp=exp/$tag
@@ -136,10 +142,19 @@ stage 7 nnlm_rescore nnlm_rescore --key $tag --args "$lm_weights $length_bonuses
   --in "$lm_config data/train/text data/dev/text $exp/decode_dev/beam/nbest.jsonl $exp/decode_test/beam/nbest.jsonl" \
   --out "$lm_exp/model.pt $exp/decode_dev/rescore/text $exp/decode_test/rescore/text"
 
-# Not part of the default run: --stage 8 --stop-stage 8.
+# Not part of the default run: --stage 8 --stop-stage 10.
+tts_train() { local/tts.sh --step train --nj $nj; }
+stage 8 tts tts_train --args "$nj" \
+  --in "data/train/wav.scp conf/tts_logmel.yaml conf/tts.yaml conf/vocoder_wavenet.yaml conf/vocoder_istft.yaml" \
+  --out "exp/tts/model.pt exp/vocoder_wavenet/model.pt exp/vocoder_istft/model.pt"
+tts_eval() { local/tts.sh --step eval --nj $nj --asr-exp $exp; }
+stage 9 tts_eval tts_eval --key $tag --args "$nj" \
+  --in "$exp/model.pt exp/tts/model.pt exp/vocoder_wavenet/model.pt exp/vocoder_istft/model.pt data/test/text" \
+  --out "exp/tts_eval/table.md"
 syn_ratio() { local/syn_ratio.sh --nj $nj; }
-stage 8 syn_ratio syn_ratio --args "$nj" \
-  --in "data/train/feats.scp data/test/feats.scp conf/syn_train.yaml local/syn_ratio.sh" --out "exp/syn_50_50"
+stage 10 syn_ratio syn_ratio --args "$nj" \
+  --in "data/train/feats.scp data/test/feats.scp exp/tts/model.pt exp/vocoder_istft/model.pt conf/syn_train.yaml local/syn_ratio.sh" \
+  --out "exp/syn_ratio_table.md"
 
 if stage_selected 5 || stage_selected 6 || stage_selected 7; then
   echo; echo "== RESULTS.md (every run recorded in this directory) =="; cat RESULTS.md

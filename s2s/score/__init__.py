@@ -88,6 +88,26 @@ def update_results(path, header: list[str], row: list[str], key_columns: int = 2
             f.write("\n".join(lines) + "\n")
 
 
+def replace_block(path, name: str, body: str) -> None:
+    """Put ``body`` between ``<!-- NAME: begin ... -->`` and ``<!-- NAME: end -->`` in ``path``
+    (a RESULTS.md), replacing what a previous run wrote there, or at the end of the file."""
+    import re
+
+    path = Path(path)
+    block = f"<!-- {name}: begin (written by a recipe step; replaced when it runs again) -->\n{body.rstrip()}\n" \
+            f"<!-- {name}: end -->\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _dir_lock(path.parent):
+        try:
+            text = path.read_text(encoding="utf-8") if path.exists() else "# Results\n"
+        except UnicodeDecodeError:
+            raise S2SError(f"{path}: not valid UTF-8; fix or move the file away") from None
+        pat = re.compile(rf"<!-- {re.escape(name)}: begin.*?<!-- {re.escape(name)}: end -->\n?", re.S)
+        text = pat.sub(lambda m: block, text) if pat.search(text) else text.rstrip("\n") + "\n\n" + block
+        with atomic_open(path) as f:
+            f.write(text)
+
+
 def score_files(ref, hyp, task: str = "asr", out_dir=None, results=None, tag: str | None = None,
                 set_name: str | None = None) -> str:
     """Score a hypothesis table against a reference table (Kaldi ``text`` format), write the reports

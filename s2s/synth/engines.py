@@ -338,10 +338,12 @@ def save_wav(path, wav: np.ndarray, sample_rate: int) -> None:
 
 
 def synthesize_to_files(utts: list[tuple[str, str, str]], wav_dir, sample_rate: int = 16000,
-                        progress=None) -> dict[str, dict[str, str]]:
+                        progress=None, synth=None, batch: int = 64) -> dict[str, dict[str, str]]:
     """Speak ``(utt_id, speaker_id, text)`` triples into ``wav_dir/<utt_id>.wav``.
 
-    Utterances of one speaker go to the engine as one batch. Returns the Kaldi tables
+    Utterances of one speaker go to the synthesizer in batches of up to ``batch``: ``synth``
+    (any object with ``synthesize(texts, speaker, sample_rate)``, e.g. a Tacotron 2
+    backend), or else the engine each speaker id names. Returns the Kaldi tables
     ``wav.scp`` (absolute paths), ``text``, ``utt2spk`` and ``utt2dur`` as dicts;
     ``progress(n)`` is called after each batch of n utterances.
     """
@@ -352,18 +354,23 @@ def synthesize_to_files(utts: list[tuple[str, str, str]], wav_dir, sample_rate: 
         by_speaker.setdefault(spk, []).append((utt, text))
     engines: dict[str, Synthesizer] = {}
     tables: dict[str, dict[str, str]] = {"wav.scp": {}, "text": {}, "utt2spk": {}, "utt2dur": {}}
-    for spk, items in sorted(by_speaker.items()):
-        backend = parse_speaker(spk).backend
-        if backend not in engines:
-            engines[backend] = get_synthesizer(backend)
-        waves = engines[backend].synthesize([t for _, t in items], spk, sample_rate)
-        for (utt, text), wav in zip(items, waves):
-            path = wav_dir / f"{utt}.wav"
-            save_wav(path, wav, sample_rate)
-            tables["wav.scp"][utt] = str(path)
-            tables["text"][utt] = text
-            tables["utt2spk"][utt] = spk
-            tables["utt2dur"][utt] = f"{len(wav) / sample_rate:.4f}"
-        if progress is not None:
-            progress(len(items))
+    for spk, all_items in sorted(by_speaker.items()):
+        engine = synth
+        if engine is None:
+            backend = parse_speaker(spk).backend
+            if backend not in engines:
+                engines[backend] = get_synthesizer(backend)
+            engine = engines[backend]
+        for first in range(0, len(all_items), batch):
+            items = all_items[first:first + batch]
+            waves = engine.synthesize([t for _, t in items], spk, sample_rate)
+            for (utt, text), wav in zip(items, waves):
+                path = wav_dir / f"{utt}.wav"
+                save_wav(path, wav, sample_rate)
+                tables["wav.scp"][utt] = str(path)
+                tables["text"][utt] = text
+                tables["utt2spk"][utt] = spk
+                tables["utt2dur"][utt] = f"{len(wav) / sample_rate:.4f}"
+            if progress is not None:
+                progress(len(items))
     return tables

@@ -1,7 +1,7 @@
 """A synthesis job: which lines, which speakers, and the Kaldi tables written for them.
 
-Shared by ``s2s.bin.synthesize`` (flite, espeak-ng, festival) and
-``s2s.bin.synthesize_tts`` (Tacotron 2). ``args`` is any object with the job's
+Used by ``s2s.bin.synthesize`` with flite, espeak-ng, festival or a Tacotron 2 checkpoint.
+``args`` is any object with the job's
 options as attributes (``text``, ``out_dir``, ``speakers``, ``num_speakers``,
 ``seed``, ``all_speakers``, ``sample_rate``, ``nj``, ``job``): the entry points
 pass their parsed arguments.
@@ -69,45 +69,64 @@ def write_job_tables(args, tables: dict[str, dict[str, str]], n_speakers: int, c
             f"{extra}normalisation changed {changed}; skipped {skipped} lines empty after normalisation")
 
 
-def synthesize_engine_job(args) -> str:
-    """Run one job of ``s2s.bin.synthesize`` with a Debian engine; return the summary line."""
-    from s2s.synth import get_synthesizer, synthesize_to_files
+def make_synthesizer(args):
+    """The synthesizer ``args.model`` names: an engine, or a TTS checkpoint with its options."""
+    from s2s.synth import get_synthesizer
+    from s2s.synth.engines import BACKENDS
 
-    synth = get_synthesizer(args.backend)
+    if args.model in BACKENDS:
+        return get_synthesizer(args.model)
+    return get_synthesizer(args.model, device=args.device, vocoder=args.vocoder,
+                           griffin_lim_iters=args.griffin_lim_iters, seed=args.seed,
+                           style_ref=args.style_ref, style_weights=args.style_weights)
+
+
+def list_speakers(args) -> list[str]:
+    return make_synthesizer(args).speakers()
+
+
+def synthesize_sentence(args) -> str:
+    """Speak ``args.sentence`` with ``args.speaker`` into the wav ``args.out``; return the summary line."""
+    from s2s.synth.engines import save_wav
+
+    if args.out is None:
+        raise S2SError("a sentence needs --out x.wav (or give --text FILE --out-dir DIR for a text file)")
+    if args.text is not None:
+        raise S2SError("give either a sentence (with --out) or --text FILE (with --out-dir), not both")
+    try:
+        args.sentence.encode("utf-8")
+    except UnicodeEncodeError:
+        raise S2SError("the sentence is not valid UTF-8; pass UTF-8 text (check the terminal's locale)") from None
+    norm = normalize_text(args.sentence)
+    if not norm.text:
+        raise S2SError(f"nothing to say in {args.sentence!r}: it has no speakable words after normalisation "
+                       f"(letters, numbers)")
+    if args.out.is_dir():
+        raise S2SError(f"{args.out}: is a directory; give a file name, e.g. {args.out / 'speech.wav'}")
+    synth = make_synthesizer(args)
+    speaker = args.speaker or synth.speakers()[0]
+    wav = synth.synthesize([norm.text], speaker, args.sample_rate)[0]
+    save_wav(args.out, wav, args.sample_rate)
+    return f"{args.out}: {len(wav) / args.sample_rate:.2f} s, speaker {speaker}, text {norm.text!r}"
+
+
+def synthesize_job(args) -> str:
+    """Run one job of ``s2s.bin.synthesize`` (``args.model``: an engine name or a TTS checkpoint);
+    return the summary line. Lines whose TTS decoder hit the step limit without stopping are
+    kept and counted."""
+    from s2s.synth import synthesize_to_files
+    from s2s.synth.engines import BACKENDS
+
+    synth = make_synthesizer(args)
     speakers = choose_speakers(synth, args)
     share, changes, skipped = job_share(args, speakers)
-    tables = synthesize_to_files(share, args.out_dir / "wav", args.sample_rate)
-    return write_job_tables(args, tables, len(speakers), changes, skipped)
-
-
-def synthesize_tacotron_job(args) -> str:
-    """Run one job of ``s2s.bin.synthesize_tts`` with a Tacotron 2 checkpoint; return the summary line.
-
-    Lines whose decoder hit the step limit without stopping are kept and counted."""
-    import torch
-
-    from s2s.synth.engines import resample, save_wav
-    from s2s.synth.tacotron import TacotronSynthesizer
-
-    synth = TacotronSynthesizer(args.model, device=args.device, griffin_lim_iters=args.griffin_lim_iters,
-                                seed=args.seed)
-    speakers = choose_speakers(synth, args)
-    share, changes, skipped = job_share(args, speakers)
-    wav_dir = (args.out_dir / "wav").resolve()
-    tables: dict[str, dict[str, str]] = {"wav.scp": {}, "text": {}, "utt2spk": {}, "utt2dur": {}}
     unstopped = 0
-    for i, (utt, spk, text) in enumerate(share):
-        torch.manual_seed(args.seed * 100003 + args.job * 1009 + i)  # prenet dropout: reproducible
-        mel, _, stopped = synth.mel(text, spk)
-        unstopped += not stopped
-        wav = synth.vocoder(mel.cpu())
-        if synth.model_sample_rate != args.sample_rate:
-            wav = resample([wav], synth.model_sample_rate, args.sample_rate)[0]
-        path = wav_dir / f"{utt}.wav"
-        save_wav(path, wav, args.sample_rate)
-        tables["wav.scp"][utt] = str(path)
-        tables["text"][utt] = text
-        tables["utt2spk"][utt] = spk
-        tables["utt2dur"][utt] = f"{len(wav) / args.sample_rate:.4f}"
-    return write_job_tables(args, tables, len(speakers), changes, skipped,
-                            extra=f"{unstopped} reached the decoder step limit; ")
+
+    def count(_n):
+        nonlocal unstopped
+        unstopped += getattr(synth, "unstopped", 0)
+
+    tables = synthesize_to_files(share, args.out_dir / "wav", args.sample_rate, progress=count,
+                                 synth=None if args.model in BACKENDS else synth)
+    extra = "" if args.model in BACKENDS else f"{unstopped} reached the decoder step limit; "
+    return write_job_tables(args, tables, len(speakers), changes, skipped, extra=extra)

@@ -14,6 +14,7 @@ attention as ``PLOT_DIR/alignment_<n>.png``.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import torch
@@ -30,12 +31,27 @@ from s2s.tasks.base import TASKS, Task, as_list
 log = logging.getLogger("s2s.tts")
 
 
+def trim_silence(mel: torch.Tensor, below_db: float, margin: int = 2) -> torch.Tensor:
+    """Cut the frames before the first and after the last frame within ``below_db`` dB of the
+    loudest one (energy: the log of the frame's summed mel power), keeping ``margin`` frames
+    of silence on each side. ``below_db`` <= 0 keeps everything."""
+    if below_db <= 0 or mel.shape[0] == 0:
+        return mel
+    db = torch.logsumexp(mel.float(), dim=-1) * (10.0 / math.log(10.0))
+    loud = (db >= db.max() - below_db).nonzero().flatten()
+    start = max(int(loud[0]) - margin, 0)
+    end = min(int(loud[-1]) + 1 + margin, mel.shape[0])
+    return mel[start:end]
+
+
 class TtsDataset:
-    """Utterances: symbol ids, speaker index, log-mel targets; ``lengths`` are mel frames."""
+    """Utterances: symbol ids, speaker index, log-mel targets; ``lengths`` are mel frames
+    (before silence trimming, an upper bound)."""
 
     def __init__(self, data_dirs: list[str], features: FeatureSource, speakers: dict[str, int], vocab,
-                 max_frames: int = 0):
+                 max_frames: int = 0, trim_db: float = 0.0):
         self.features = features
+        self.trim_db = trim_db
         self.ids, self.symbols, self.speakers, self.lengths, self._src = [], [], [], [], []
         skipped_long = skipped_empty = 0
         for d in data_dirs:
@@ -71,7 +87,7 @@ class TtsDataset:
 
     def __getitem__(self, i: int) -> dict:
         return {"id": self.ids[i], "symbols": torch.tensor(self.symbols[i], dtype=torch.long),
-                "speaker": self.speakers[i], "mel": self.features.load(self._src[i])}
+                "speaker": self.speakers[i], "mel": trim_silence(self.features.load(self._src[i]), self.trim_db)}
 
 
 def make_collate(reduction: int, pad_id: int):
@@ -106,6 +122,7 @@ class TtsTask(Task):
         "guided_attn_weight": 0.0,  # guided attention loss (Tachibana et al., 2017); 0: off
         "guided_attn_sigma": 0.2,   # its width, as a fraction of the text/decoder lengths
         "max_frames": 0,         # drop longer training utterances (0: keep all)
+        "trim_silence_db": 0.0,  # cut leading/trailing frames this far below the loudest (0: keep)
         "plot_dir": None,        # alignment PNGs written here at every validation
     }
     help = {
@@ -116,6 +133,9 @@ class TtsTask(Task):
         "guided_attn_weight": "guided attention loss (Tachibana et al., 2017); 0: off",
         "guided_attn_sigma": "its width, as a fraction of the text and decoder lengths",
         "max_frames": "drop longer training utterances (0: keep all)",
+        "trim_silence_db": "cut leading and trailing frames more than this many dB below the utterance's "
+                           "loudest frame, in training and validation (0: keep them); the model then "
+                           "speaks without silence around the speech",
         "plot_dir": "alignment PNGs are written here at every validation",
     }
 
@@ -146,7 +166,8 @@ class TtsTask(Task):
         if not dirs:
             return None
         return TtsDataset(dirs, self.features, self.speaker_index, self.vocab,
-                          self.conf.get("max_frames", 0) if split == "train" else 0)
+                          self.conf.get("max_frames", 0) if split == "train" else 0,
+                          self.conf.get("trim_silence_db", 0.0))
 
     def collate(self, items):
         return make_collate(self.model_args()["reduction"], self.vocab.pad_id)(items)

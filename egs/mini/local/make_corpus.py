@@ -101,7 +101,7 @@ def speaker_pool(subset: str) -> list[str]:
     return sorted(pool)
 
 
-def _texts(rng: random.Random, n: int, exclude: set[str], subset: str) -> list[str]:
+def new_texts(rng: random.Random, n: int, exclude: set[str], subset: str) -> list[str]:
     """n texts, half digit strings and half commands, none of them in ``exclude``."""
     out = []
     for i in range(n):
@@ -138,7 +138,7 @@ def make_plan(num_train: int, num_dev: int, num_test: int, seed: int = 1,
         if n <= 0:
             raise S2SError(f"--num-{subset} must be positive, got {n}")
         # Train may repeat a sentence (short commands recur); held-out sets never copy one.
-        texts = _texts(rng, n, seen if subset != "train" else set(), subset)
+        texts = new_texts(rng, n, seen if subset != "train" else set(), subset)
         seen |= set(texts)
         speakers = _speakers(rng, subset, n, utts_per_speaker)
         utts = [Utt(f"{speakers[k % len(speakers)]}-{k:05d}", speakers[k % len(speakers)], text)

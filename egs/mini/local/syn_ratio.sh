@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
-# The --syn-ratio experiment: ASR on natural speech mixed with synthetic speech at several
-# ratios, the small-scale counterpart of the Jasper paper's table (arXiv 1811.00707:
-# LibriSpeech test-clean WER 100/0 5.10, 66/33 4.79, 50/50 4.66, 33/66 4.81, 0/100 49.80).
+# The synthetic-speech experiment (run.sh stage 10): ASR trained on natural speech mixed with speech
+# from the corpus TTS, the small-scale counterpart of the Jasper paper's table (arXiv 1811.00707,
+# W2L+/Jasper on LibriSpeech test-clean: 100/0 5.10, 66/33 4.79, 50/50 4.66, 33/66 4.81, 0/100 49.80).
 #
-# "Natural" speech is the espeak-ng part of data/train (--natural-backend); the
-# "synthesizer" is another engine (--syn-backend, default flite) speaking the same
-# transcripts with --num-speakers voices (utils/synthesize_data.sh). Each ratio gets a mix
-# (utils/mix_data.sh; the ratio counts utterances, and the mix is the largest the sources
-# allow, so all natural speech is kept except at 33/66 and 0/100), a model trained for
-# exactly --steps optimizer steps (conf/syn_train.yaml), and greedy WER on data/test,
-# whose espeak-ng voices are held out of training.
-#
-# Needs (from run.sh stages 1-3): data/train with utt2dur and feats.scp, data/test with
-# feats.scp, data/lang/tokens.txt, and $feats_config (the front end of data/train).
-# Writes: data/train_nat, data/train_nat_syn (audio, tables, features), data/train_aug<NN>,
-# exp/syn_<NN>/ (model, decode_test), and a "Synthetic speech" table in RESULTS.md
-# (replaced on every run). Usage (from egs/mini): local/syn_ratio.sh [--steps 1200] [--nj 2]
+# Natural speech: data/train (every training voice). Synthetic speech: --num-syn new sentences of the
+# corpus's grammar (none in train, dev or test; local/tts_tools.py sentences) spoken by the stage-8
+# Tacotron 2 (--syn-model, vocoded by --vocoder) in the training voices taken in turn
+# (utils/synthesize_data.sh), each file then given the corpus's recorded-like silence and noise
+# floor as the natural files were. Two kinds of rows, every model trained for exactly --steps
+# optimizer steps (conf/syn_train.yaml) and decoded greedily on data/test (held-out voices):
+#   replacing: natural:synthetic at --ratios with the training set's size fixed (--total, default
+#              the natural utterances), so synthetic speech takes the place of natural speech;
+#   added:     all natural speech plus synthetic speech at --added ratios (natural:synthetic).
+# Writes data/syn_text, data/train_syn, data/train_mix_*, exp/syn_*/, exp/syn_ratio_table.md and the
+# "Synthetic speech" block of RESULTS.md (replaced on every run).
+# Usage (from egs/mini): local/syn_ratio.sh [--steps 1200] [--nj 2] [--vocoder exp/vocoder_istft/model.pt]
 set -euo pipefail
 
 nj=2
-steps=1200                                # optimizer steps per model (same for every ratio)
-ratios="100:0 66:33 50:50 33:66 0:100"    # natural:synthetic, utterances
-natural_backend=espeak-ng                 # training voices treated as natural speech
-syn_backend=flite                         # the synthesizer
-num_speakers=8                            # synthetic speakers
+steps=1200                                # optimizer steps per model (same for every row)
+ratios="100:0 66:33 50:50 33:66 0:100"    # natural:synthetic, utterances, fixed total (replacing)
+added="66:33 50:50"                       # natural:synthetic, all natural speech kept (adding)
+total=                                    # utterances of a replacing mix (default: all natural ones)
+syn_backend=tacotron2                     # the synthesizer (tacotron2, or an engine for comparison)
+syn_model=exp/tts/model.pt                # its checkpoint (stage 8)
+vocoder=exp/vocoder_istft/model.pt        # its vocoder: griffin-lim or a vocoder checkpoint
+num_syn=3000                              # synthetic utterances (new sentences)
+num_speakers=1000                         # synthetic voices, at most this many of the synthesizer's
 feats_config=conf/fbank.yaml
 train_config=conf/syn_train.yaml
 seed=1
@@ -38,64 +41,63 @@ ngpu=auto                                 # GPUs for training (auto: all visible
 for f in data/train/feats.scp data/test/feats.scp data/lang/tokens.txt "$feats_config" "$train_config"; do
   [ -f "$f" ] || { echo "$0: $f not found; run ./run.sh --stop-stage 3 first" >&2; exit 1; }
 done
+if [ "$syn_backend" = tacotron2 ]; then
+  for f in "$syn_model" "$vocoder"; do
+    [ "$f" = griffin-lim ] || [ -f "$f" ] || { echo "$0: $f not found; run ./run.sh --stage 8 --stop-stage 8 first" >&2; exit 1; }
+  done
+fi
+[ -n "$total" ] || total=$(wc -l < data/train/utt2spk)
 
-# Natural part: the training speakers of one engine.
-awk '{print $1}' data/train/spk2utt | grep "^${natural_backend}_" > data/.syn_nat_spk || true
-[ -s data/.syn_nat_spk ] || { echo "$0: no $natural_backend speakers in data/train" >&2; exit 1; }
-utils/subset_data_dir.sh --spk-list data/.syn_nat_spk data/train data/train_nat
-cp data/train/frontend.yaml data/train_nat/
-
-# Synthetic part: the natural transcripts spoken by another engine.
-utils/synthesize_data.sh --cmd "$train_cmd" --nj $nj --backend $syn_backend --num-speakers $num_speakers \
-  --seed $seed --feats-conf $feats_config data/train_nat/text data/train_nat_syn exp/syn_synth fbank/train_nat_syn
+python local/tts_tools.py sentences --num "$num_syn" --exclude data/train/text data/dev/text data/test/text \
+  --seed "$seed" --out data/syn_text/text
+if [ ! -f data/train_syn/feats.scp ] || [ data/syn_text/text -nt data/train_syn/feats.scp ]; then
+  utils/synthesize_data.sh --cmd "$train_cmd" --nj "$nj" --backend "$syn_backend" --model "$syn_model" \
+    --vocoder "$vocoder" --num-speakers "$num_speakers" --seed "$seed" data/syn_text/text data/train_syn exp/syn_synth fbank/train_syn
+  python local/tts_tools.py recorded data/train_syn --seed "$seed"
+  rm -f data/train_syn/feats.scp
+  utils/make_feats.sh --cmd "$train_cmd" --nj "$nj" --conf "$feats_config" data/train_syn exp/syn_synth/feats fbank/train_syn
+fi
 
 table=exp/syn_ratio_table.md
 : > $table.rows
-for r in $ratios; do
-  name=$(echo "$r" | tr ':' '_')
-  utils/mix_data.sh --seed $seed "$r" data/train_nat data/train_nat_syn data/train_aug_$name
-  exp=exp/syn_$name
-  utils/train.sh --cmd "$cuda_cmd" --ngpu $ngpu $exp -- --config $train_config --train_data data/train_aug_$name \
+row() {  # KIND RATIO MIX-OPTIONS...
+  local kind=$1 r=$2 name; shift 2
+  name="${kind}_${r/:/_}"
+  utils/mix_data.sh --seed "$seed" "$@" "$r" data/train data/train_syn data/train_mix_$name
+  local exp=exp/syn_$name
+  utils/train.sh --cmd "$cuda_cmd" --ngpu $ngpu $exp -- --config $train_config --train_data data/train_mix_$name \
     --token_list data/lang --max_steps $steps
-  utils/decode.sh --cmd "$decode_cmd" --nj $nj $exp/decode_test/greedy --model $exp/model.pt --data data/test
-  python - "$r" data/train_aug_$name/mix_info $exp/decode_test/greedy/text $steps >> $table.rows <<'PY'
+  utils/decode.sh --cmd "$decode_cmd" --nj "$nj" $exp/decode_test/greedy --model $exp/model.pt --data data/test
+  python - "$kind" "$r" data/train_mix_$name/mix_info $exp/decode_test/greedy/text $steps >> $table.rows <<'PY'
 import sys
 from s2s.data.datadir import read_table
 from s2s.score.wer import score_texts
-ratio, info, hyp, steps = sys.argv[1:]
+kind, ratio, info, hyp, steps = sys.argv[1:]
 i = read_table(info)
 rep = score_texts(read_table("data/test/text"), read_table(hyp, allow_empty_value=True))
 nat, syn = ratio.split(":")
-print(f"| {nat}/{syn} | {i['natural_utts']} ({float(i['natural_hours']):.2f} h) | "
+print(f"| {kind} | {nat}/{syn} | {i['natural_utts']} ({float(i['natural_hours']):.2f} h) | "
       f"{i['synthetic_utts']} ({float(i['synthetic_hours']):.2f} h) | {steps} | {rep.wer:.2f} | {rep.cer:.2f} |")
 PY
   tail -n 1 $table.rows
-done
+}
+for r in $ratios; do row replacing "$r" --total "$total"; done
+for r in $added; do row added "$r"; done
 
 {
-  echo "<!-- syn-ratio: begin (written by local/syn_ratio.sh) -->"
   echo "## Synthetic speech"
   echo
-  echo "Natural = $natural_backend training voices of data/train; synthetic = the same transcripts by"
-  echo "$num_speakers $syn_backend speakers (utils/synthesize_data.sh). Ratio by utterances (utils/mix_data.sh),"
-  echo "$(basename $train_config), $steps steps each, greedy decoding; test = held-out espeak-ng voices."
-  echo "Jasper 10x3 on LibriSpeech test-clean for comparison: 5.10, 4.79, 4.66, 4.81, 49.80."
+  echo "Natural: data/train ($(wc -l < data/train/utt2spk) utterances, every training voice). Synthetic: $num_syn new sentences"
+  echo "(none in train, dev or test) by $syn_backend $( [ "$syn_backend" = tacotron2 ] && echo "($syn_model, vocoder $vocoder)") in the"
+  echo "training voices, with the corpus's recorded-like silence and noise floor. Replacing: the mix has $total"
+  echo "utterances; added: all natural speech plus synthetic. $(basename $train_config), $steps steps each, greedy"
+  echo "decoding; test = held-out espeak-ng voices (local/syn_ratio.sh). Jasper paper (LibriSpeech"
+  echo "test-clean) for comparison: 100/0 5.10, 66/33 4.79, 50/50 4.66, 33/66 4.81, 0/100 49.80."
   echo
-  echo "| natural/synthetic | natural utts | synthetic utts | steps | test WER % | test CER % |"
-  echo "|---|---|---|---|---|---|"
+  echo "| mix | natural/synthetic | natural utts | synthetic utts | steps | test WER % | test CER % |"
+  echo "|---|---|---|---|---|---|---|"
   cat $table.rows
-  echo "<!-- syn-ratio: end -->"
 } > $table
-python - "$table" <<'PY'
-import re, sys
-from pathlib import Path
-block = Path(sys.argv[1]).read_text()
-res = Path("RESULTS.md")
-old = res.read_text() if res.is_file() else "# Results\n"
-pat = re.compile(r"<!-- syn-ratio: begin.*?<!-- syn-ratio: end -->\n", re.S)
-new = pat.sub(lambda m: block, old) if pat.search(old) else old.rstrip("\n") + "\n\n" + block
-tmp = res.with_name(".RESULTS.md.tmp")
-tmp.write_text(new)
-tmp.replace(res)
-PY
+python -c "import sys; from pathlib import Path; from s2s.score import replace_block; \
+replace_block('RESULTS.md', 'syn-ratio', Path(sys.argv[1]).read_text())" $table
 cat $table
