@@ -20,15 +20,28 @@ def where(path, lineno: int | None = None) -> str:
     return f"{path}:{lineno}" if lineno is not None else str(path)
 
 
-def run_main(prog: str, fn, *args, **kwargs) -> int:
+def run_main(prog: str, fn, *args, writes=(), **kwargs) -> int:
     """Run an entry point's library call ``fn(*args, **kwargs)`` and give its exit status: 0 when
-    it returns, 1 for an S2SError (printed as ``prog: error: message``), 130 when interrupted."""
+    it returns, 1 for an S2SError (printed as ``prog: error: message``), 130 when interrupted.
+
+    ``writes``: the outputs, ``("file", path)`` or ``("dir", path)`` pairs (None paths are
+    skipped), checked before ``fn`` runs (s2s.io.check_output_file/_dir), so a place that cannot
+    be written is named with the fix before any work. An OSError that still escapes (a disk
+    filling up, a file vanishing) is printed as ``prog: error: PATH: reason; fix`` too."""
     import sys
 
+    from s2s.io import check_output_dir, check_output_file, os_error_message
+
     try:
+        for kind, path in writes:
+            if path is not None:
+                (check_output_dir if kind == "dir" else check_output_file)(path)
         fn(*args, **kwargs)
     except S2SError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"{prog}: error: {os_error_message(e.filename or '(unnamed file)', e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; re-run the same command to continue", file=sys.stderr)

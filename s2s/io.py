@@ -1,11 +1,76 @@
-"""Atomic file writing: outputs appear complete under their final name or not at all."""
+"""Atomic file writing: outputs appear complete under their final name or not at all; and the
+checks every entry point runs on where its outputs go, before any work."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
+
+# What to do when writing fails, by errno (the reason itself is the OS's strerror).
+_FIXES = {
+    errno.EROFS: "the file system is read-only; choose a writable place (e.g. under exp/ or your home)",
+    errno.EACCES: "no permission to write there; choose a place you can write to, or fix its permissions",
+    errno.EPERM: "no permission to write there; choose a place you can write to, or fix its permissions",
+    errno.ENOSPC: "the disk is full; free some space or choose another disk",
+    errno.EDQUOT: "the disk quota is exceeded; free some space or choose another disk",
+    errno.EISDIR: "it is a directory; give a file name",
+    errno.ENOTDIR: "a component of the path is a file, not a directory; choose another path",
+    errno.EEXIST: "a file of that name is in the way; remove it or choose another path",
+    errno.ENAMETOOLONG: "the name is too long; choose a shorter path",
+}
+
+
+def os_error_message(path, err: OSError) -> str:
+    """``PATH: reason; fix`` for an OSError met while writing ``path``."""
+    reason = err.strerror or str(err)
+    fix = _FIXES.get(err.errno, "check the path and the disk, or choose another place")
+    return f"{path}: {reason}; {fix}"
+
+
+def _writable_dir(d: Path, target: Path) -> None:
+    """Create ``d`` (and its parents) if needed and check that a file can be made in it;
+    S2SError naming ``target`` otherwise. Nothing is left behind."""
+    from s2s.errors import S2SError
+
+    for a in [d, *d.parents]:
+        if a.exists():
+            if not a.is_dir():
+                raise S2SError(f"{target}: {a} is a file, not a directory; choose another path, or move the file away")
+            break
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".s2s-write-check.", dir=d)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise S2SError(os_error_message(target, e)) from None
+
+
+def check_output_file(path, example: str = "out") -> Path:
+    """Check, before any work, that the file ``path`` can be written (its directory is created):
+    S2SError ``PATH: reason; fix`` when it is a directory or its place is not writable."""
+    from s2s.errors import S2SError
+
+    p = Path(path)
+    if p.is_dir():
+        raise S2SError(f"{p}: is a directory; give a file name, e.g. {p / example}")
+    _writable_dir(p.parent if str(p.parent) else Path("."), p)
+    return p
+
+
+def check_output_dir(path) -> Path:
+    """Check, before any work, that ``path`` is (or can be made) a directory that can be written
+    in; it is created. S2SError ``PATH: reason; fix`` otherwise (e.g. an existing file)."""
+    from s2s.errors import S2SError
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise S2SError(f"{p}: exists and is not a directory; give a directory name, or move the file away")
+    _writable_dir(p, p)
+    return p
 
 
 def _umask_mode() -> int:
@@ -22,9 +87,7 @@ def atomic_open(path, mode: str = "w", encoding: str | None = "utf-8"):
     On an exception the temporary file is removed and ``path`` is untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _temp_beside(path)
     os.chmod(tmp, _umask_mode())
     try:
         kwargs = {} if "b" in mode else {"encoding": encoding}
@@ -32,11 +95,37 @@ def atomic_open(path, mode: str = "w", encoding: str | None = "utf-8"):
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _replace(Path(tmp), path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _temp_beside(path: Path) -> str:
+    """A new empty temporary file in ``path``'s directory (created); S2SError naming ``path``."""
+    from s2s.errors import S2SError
+
+    if path.is_dir():
+        raise S2SError(f"{path}: is a directory; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise S2SError(os_error_message(path, e)) from None
+    os.close(fd)
+    return tmp
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    from s2s.errors import S2SError
+
+    try:
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise S2SError(os_error_message(path, e)) from None
 
 
 def atomic_path(path):
@@ -53,17 +142,14 @@ class _AtomicPath:
         self.tmp: Path | None = None
 
     def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        os.chmod(tmp, _umask_mode())
-        self.tmp = Path(tmp)
+        self.tmp = Path(_temp_beside(self.path))
+        os.chmod(self.tmp, _umask_mode())
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
         assert self.tmp is not None
         if exc_type is None:
-            os.replace(self.tmp, self.path)
+            _replace(self.tmp, self.path)
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tmp)

@@ -23,7 +23,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="default: EXP/model.avg.pt")
     a = p.parse_args(argv)
     out = Path(a.out) if a.out else Path(a.exp_dir) / "model.avg.pt"
-    return run_main("s2s.bin.average_checkpoints", average_last, a.exp_dir, a.num, a.kind, out)
+    return run_main("s2s.bin.average_checkpoints", average_last, a.exp_dir, a.num, a.kind, out,
+                    writes=[("file", out)])
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="data directory with feats.scp")
     ap.add_argument("--out", help="output stats (default: DATA/cmvn.ark)")
-    return run_main("compute_cmvn", run, ap.parse_args(argv))
+    args = ap.parse_args(argv)
+    return run_main("compute_cmvn", run, args, writes=[("file", args.out)])
 
 
 if __name__ == "__main__":

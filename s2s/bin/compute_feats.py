@@ -55,7 +55,8 @@ def run(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main("compute_feats", run, get_parser().parse_args(argv))
+    args = get_parser().parse_args(argv)
+    return run_main("compute_feats", run, args, writes=[("dir", args.out_dir)])
 
 
 if __name__ == "__main__":

@@ -63,8 +63,10 @@ def get_parser() -> argparse.ArgumentParser:
 def _decode(argv) -> int:
     from s2s.decode.datadir import decode_data_dir
     from s2s.decode.settings import parse_with_settings
+    from s2s.io import check_output_dir
 
     a = parse_with_settings(get_parser(), argv)
+    check_output_dir(a.out)
     return decode_data_dir(a.out, model=a.model, data=a.data, logprobs=a.logprobs, tokens=a.tokens,
                            decoder=a.decoder, beam_args=a, nj=a.nj, job=a.job, device=a.device,
                            batch_seconds=a.batch_seconds, dump_logprobs=a.dump_logprobs)

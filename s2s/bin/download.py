@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     a = parser.parse_args(argv)
     return run_main(parser.prog, fetch, a.url, a.dest, extract_to=a.extract_to, md5=a.md5, sha256=a.sha256,
                     remove_archive=a.remove_archive, retries=a.retries, backoff=a.backoff, timeout=a.timeout,
-                    quiet=a.quiet)
+                    quiet=a.quiet, writes=[("dir", a.extract_to)])
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ def main(argv=None) -> int:
     a = get_parser().parse_args(argv)
     logging.basicConfig(format="evaluate_classifier: warning: %(message)s", level=logging.WARNING)
     return run_main("evaluate_classifier", evaluate_classifier, a.model, a.data, a.out, batch_size=a.batch_size,
-                    device=a.device, results=a.results, tag=a.tag, set_name=a.set_name)
+                    device=a.device, results=a.results, tag=a.tag, set_name=a.set_name,
+                    writes=[("dir", a.out), ("file", a.results)])
 
 
 if __name__ == "__main__":

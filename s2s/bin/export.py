@@ -38,7 +38,9 @@ def main(argv=None) -> int:
     p.add_argument("out", help="output file (torchscript, onnx) or directory (sherpa-onnx)")
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--no-check", action="store_true", help="skip the comparison with PyTorch")
-    return run_main("s2s-export", run, p.parse_args(argv))
+    args = p.parse_args(argv)
+    kind = "dir" if args.format == "sherpa-onnx" else "file"
+    return run_main("s2s-export", run, args, writes=[(kind, args.out)])
 
 
 if __name__ == "__main__":

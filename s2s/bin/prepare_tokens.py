@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     a = get_parser().parse_args(argv)
     return run_main("prepare_tokens", prepare_lang, a.text, a.out, a.kind, vocab_size=a.vocab_size,
                     lowercase=a.lowercase, num_threads=a.num_threads,
-                    transcript_checks=not a.no_transcript_checks)
+                    transcript_checks=not a.no_transcript_checks, writes=[("dir", a.out)])
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from s2s.decode.rescore import rescore_files
 
-    return run_main("s2s.bin.rescore", rescore_files, get_parser().parse_args(argv))
+    args = get_parser().parse_args(argv)
+    return run_main("s2s.bin.rescore", rescore_files, args, writes=[("dir", args.out)])
 
 
 if __name__ == "__main__":

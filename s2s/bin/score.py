@@ -44,7 +44,7 @@ def run(args) -> None:
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(format="score: warning: %(message)s", level=logging.WARNING)
-    return run_main("score", run, args)
+    return run_main("score", run, args, writes=[("file", args.results), ("dir", args.out_dir)])
 
 
 if __name__ == "__main__":

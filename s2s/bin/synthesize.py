@@ -64,7 +64,8 @@ def run(args) -> None:
 
 
 def main(argv=None) -> int:
-    return run_main("s2s-synthesize", run, get_parser().parse_args(argv))
+    args = get_parser().parse_args(argv)
+    return run_main("s2s-synthesize", run, args, writes=[("file", args.out), ("dir", args.out_dir)])
 
 
 if __name__ == "__main__":

@@ -45,8 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="build data, model and optimizer; print sizes; exit")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     a, overrides = p.parse_known_args(argv)
+    writes = [] if a.dry_run or a.print_config else [("dir", a.exp_dir)]
     return run_main("s2s.bin.train", train, a.config, a.exp_dir, overrides, resume=a.resume, dry_run=a.dry_run,
-                    print_config=a.print_config)
+                    print_config=a.print_config, writes=writes)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def main(argv=None) -> int:
     a = get_parser().parse_args(argv)
     return run_main("s2s.bin.train_ngram", train_ngram_report, a.out, order=a.order, texts=a.text,
                     corpora=a.corpus, tokens=a.tokens, unit=a.unit, prune=a.prune, binary=not a.no_binary,
-                    oov=a.oov, memory=a.memory, discount_fallback=not a.no_discount_fallback)
+                    oov=a.oov, memory=a.memory, discount_fallback=not a.no_discount_fallback,
+                    writes=[("dir", a.out)])
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def main(argv=None) -> int:
                                                             "lm_weight", "word_score", "unk_score")})
     return run_main("s2s-transcribe", transcribe, a.model, a.inputs, engine=a.engine, decoder=a.decoder,
                     beam_args=beam, fmt=a.format, timestamps=a.timestamps, out_dir=a.out_dir, device=a.device,
-                    batch_seconds=a.batch_seconds, max_segment=a.max_segment_seconds, threads=a.threads)
+                    batch_seconds=a.batch_seconds, max_segment=a.max_segment_seconds, threads=a.threads,
+                    writes=[("dir", a.out_dir)])
 
 
 if __name__ == "__main__":

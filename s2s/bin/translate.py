@@ -55,7 +55,8 @@ def main(argv=None) -> int:
     return run_main("s2s-translate", translate_files, a.model, a.inputs, output=a.output, table=a.table,
                     device=a.device, threads=a.threads, dtype=a.dtype, beam=a.beam, lenpen=a.lenpen, nbest=a.nbest,
                     max_len_a=a.max_len_a, max_len_b=a.max_len_b, batch_tokens=a.batch_tokens, long=a.long,
-                    lm=a.lm, lm_weight=a.lm_weight, word_score=a.word_score, unk_score=a.unk_score)
+                    lm=a.lm, lm_weight=a.lm_weight, word_score=a.word_score, unk_score=a.unk_score,
+                    writes=[("file", a.output)])
 
 
 if __name__ == "__main__":

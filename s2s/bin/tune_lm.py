@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     if not args.lm:
         get_parser().error("--lm is required")
-    return run_main("s2s.bin.tune_lm", tune, args)
+    return run_main("s2s.bin.tune_lm", tune, args, writes=[("file", args.out)])
 
 
 if __name__ == "__main__":
