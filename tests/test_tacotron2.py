@@ -18,7 +18,8 @@ import yaml
 from s2s.data.text import text_to_ids as _text_to_ids
 from s2s.data.text import tts_vocabulary
 from s2s.errors import S2SError
-from s2s.models.tacotron2 import Tacotron2, diagonal_score
+from s2s.models.tacotron2 import Tacotron2
+from s2s.models.tts import diagonal_score
 
 VOCAB = tts_vocabulary()
 
@@ -349,3 +350,52 @@ def test_synthesize_command_speaks_with_the_trained_model(trained, tmp_path):
         res = run(*args)
         assert res.returncode == 1 and message in res.stderr, res.stderr
         assert not (tmp_path / "x.wav").exists()
+
+
+# ------------------------------------------------------------------ Centaur
+
+CENTAUR = {"reduction": 3, "embed_dim": 32, "dim": 48, "attention_blocks": 2, "conv_blocks": 2, "prenet_dims": [32, 32],
+           "speaker_dim": 8}
+
+
+@pytest.mark.parametrize("reduction", [1, 3])
+def test_centaur_step_by_step_synthesis_equals_its_teacher_forced_pass(reduction):
+    from s2s.models.centaur import Centaur
+
+    torch.manual_seed(0)
+    model = Centaur(n_mels=20, n_speakers=3, normalize_mels=True, window=0, **{**CENTAUR, "reduction": reduction})
+    model.set_mel_stats(torch.randn(20), torch.rand(20) + 0.5)
+    model(torch.tensor([[5, 6, 7, 1]]), torch.tensor([4]), torch.randn(1, 6 * reduction, 20))  # batch-norm statistics
+    model.eval()
+    ids = torch.tensor(text_to_ids("hey"))
+    mel, align, _ = model.infer(ids, speaker=2, max_steps=7, min_steps=7)
+    assert mel.shape == (7 * reduction, 20) and align.shape == (7, len(ids))
+    with torch.no_grad():
+        before, _, _, tf_align = model(ids[None], torch.tensor([len(ids)]), mel[None], torch.tensor([mel.shape[0]]),
+                                       torch.tensor([2]))
+    torch.testing.assert_close(before[0], model.normalize(mel), atol=1e-5, rtol=0)
+    torch.testing.assert_close(tf_align[0], align, atol=1e-5, rtol=0)
+
+
+def test_centaur_monotonic_window_keeps_the_attention_moving_forward():
+    from s2s.models.centaur import Centaur
+
+    torch.manual_seed(0)
+    model = Centaur(n_mels=20, window=2, **CENTAUR).eval()
+    ids = torch.tensor(text_to_ids("the cat sat on the mat"))
+    _, align, _ = model.infer(ids, max_steps=30, min_steps=30)
+    peaks = align.argmax(1)
+    assert bool((peaks[1:] >= peaks[:-1] - 1).all())  # averaged over blocks: never far behind the last peak
+
+
+def test_centaur_trains_as_a_config_of_the_tts_task(tmp_path):
+    data = make_corpus(tmp_path)
+    train(tmp_path, data, "--model", "centaur", "--model_conf", yaml.safe_dump(CENTAUR, default_flow_style=True).strip(),
+          "--max_epochs", "2", "--valid_every_epochs", "1")
+    vals = validations((tmp_path / "exp/train.log").read_text())
+    assert len(vals) == 2 and vals[-1]["loss"] < vals[0]["loss"]
+    from s2s.synth.tacotron import TacotronSynthesizer
+
+    synth = TacotronSynthesizer(tmp_path / "exp/checkpoints/last.pt", griffin_lim_iters=2, max_decoder_steps=10)
+    wav = synth.synthesize(["the cat"], synth.speakers()[0], 16000)[0]
+    assert wav.dtype == np.float32 and len(wav) > 0

@@ -75,7 +75,7 @@ class TacotronSynthesizer:
         if mel.shape[0] < 16:
             raise S2SError(f"{ref}: too short for a style reference ({len(wav) / sr:.2f} s); give at least a second "
                            f"of speech")
-        return self.model.style(mel[None].to(self.device))[0]
+        return self.model.reference_style(mel[None].to(self.device))[0]
 
     def speakers(self) -> list[str]:
         """Speaker ids, one per training speaker, sorted."""

@@ -90,6 +90,16 @@ class Task:
         raise NotImplementedError
 
 
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model itself inside DistributedDataParallel and torch.compile wrappers (what
+    ``forward_loss`` receives), for reading its attributes; call the wrapper for the forward."""
+    while True:
+        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        if inner is None:
+            return model
+        model = inner
+
+
 def as_list(v) -> list[str]:
     """A config value that is one path or a list of paths, as a list of strings."""
     if v is None:

@@ -1,4 +1,4 @@
-"""Text to speech with Tacotron 2: transcripts -> log-mel frames (masked L2 + stop-token loss).
+"""Text to speech with Tacotron 2 or Centaur: transcripts -> log-mel frames (masked L2 + stop-token loss).
 
 Data: Kaldi data dirs (text, utt2spk, wav.scp and/or feats.scp). Targets are ``logmel``
 features, dumped by utils/make_feats.sh (DATA/frontend.yaml says how) or computed on the
@@ -7,8 +7,8 @@ come from the training utt2spk; with more than one the model gets a speaker embe
 
 Validation reports ``loss``, ``mel_loss`` (L2 of the postnet output per frame and bin),
 ``stop_loss`` and ``diagonal`` (s2s.models.tacotron2.diagonal_score averaged over the
-validation set); with ``plot_dir`` set, each validation writes the first utterance's
-attention as ``PLOT_DIR/alignment_<n>.png``.
+validation set); with ``plot_dir`` set, each validation writes the attention of its longest
+sentence as ``PLOT_DIR/alignment_<n>.png``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from s2s.data.features import build_frontend
 from s2s.data.sources import FeatureSource, dumped_frontend_conf
 from s2s.data.text import text_to_ids, tts_vocabulary
 from s2s.errors import S2SError
-from s2s.models.tacotron2 import diagonal_score, lengths_to_mask
-from s2s.tasks.base import TASKS, Task, as_list
+from s2s.models.tts import diagonal_score, lengths_to_mask
+from s2s.tasks.base import TASKS, Task, as_list, unwrap
 
 log = logging.getLogger("s2s.tts")
 
@@ -107,6 +107,10 @@ def make_collate(reduction: int, pad_id: int):
     return collate
 
 
+# The TTS models and their parameters tied to the symbol set (init_from).
+TTS_MODELS = {"tacotron2": ("encoder.embedding.",), "centaur": ("embedding.",)}
+
+
 @TASKS.register("tts")
 class TtsTask(Task):
     name = "tts"
@@ -115,6 +119,7 @@ class TtsTask(Task):
     cost_unit = "mel frames"
     throughput_unit = "audio-s"
     defaults = {
+        "model": "tacotron2",    # tacotron2 | centaur
         "frontend_conf": None,   # logmel settings, used when the data dir has no feats.scp
         "model_conf": {},        # Tacotron2 constructor arguments (n_mels and n_speakers are filled in)
         "stop_weight": 1.0,      # weight of the stop-token loss against the mel loss
@@ -126,6 +131,8 @@ class TtsTask(Task):
         "plot_dir": None,        # alignment PNGs written here at every validation
     }
     help = {
+        "model": "the TTS model: tacotron2 (Tacotron 2, recurrent) or centaur (OpenSeq2Seq's convolutional "
+                 "attention model); speakers, style tokens and mel normalisation work the same in both",
         "frontend_conf": "log-mel settings when the data dir has no dumped features",
         "model_conf": "Tacotron 2 arguments (n_mels and n_speakers are filled in)",
         "stop_weight": "weight of the stop-token loss against the mel loss",
@@ -141,6 +148,10 @@ class TtsTask(Task):
 
     def __init__(self, conf: dict):
         super().__init__(conf)
+        self.model_name = conf.get("model", "tacotron2")
+        if self.model_name not in TTS_MODELS:
+            raise S2SError(f"model: {self.model_name!r} is not a TTS model; use one of {', '.join(TTS_MODELS)}")
+        self.vocab_layers = TTS_MODELS[self.model_name]
         train_dirs = as_list(conf.get("train_data"))
         first = train_dirs[0] if train_dirs else None
         self.frontend_conf = (dumped_frontend_conf(first) if first else None) or conf.get("frontend_conf")
@@ -183,6 +194,21 @@ class TtsTask(Task):
         args["n_symbols"] = len(self.vocab)
         return args
 
+    def init_model(self, model):
+        """Per-bin mean and standard deviation of the training log-mels (after trimming; at most
+        2000 utterances spread over the set), for a model that predicts normalised mels."""
+        if getattr(model, "normalize_mels", False):
+            data = self.dataset("train")
+            total, sq, n = 0.0, 0.0, 0
+            for i in sorted({k * len(data) // 2000 for k in range(2000)} if len(data) > 2000 else range(len(data))):
+                mel = data[i]["mel"].double()
+                total, sq, n = total + mel.sum(0), sq + (mel ** 2).sum(0), n + mel.shape[0]
+            mean = total / n
+            model.set_mel_stats(mean.float(), (sq / n - mean ** 2).clamp_min(0).sqrt().float())
+            log.info("log-mel statistics of %d training frames: mean %.2f, std %.2f (averaged over bins)",
+                     n, float(mean.mean()), float(model.mel_std.mean()))
+        return model
+
     def extra_meta(self) -> dict:
         return {"frontend_conf": self.frontend.conf, "speakers": self.speaker_names, "vocab": self.vocab.to_dict()}
 
@@ -190,7 +216,7 @@ class TtsTask(Task):
     def _losses(self, model, batch):
         before, after, stop, align = model(batch["symbols"], batch["symbol_lengths"], batch["mels"],
                                            batch["mel_lengths"], batch["speakers"])
-        mels, lens = batch["mels"], batch["mel_lengths"]
+        mels, lens = unwrap(model).normalize(batch["mels"]), batch["mel_lengths"]
         mask = lengths_to_mask(lens, mels.shape[1])
         m = mask[..., None].float()
         # L2 in fp32 over valid frames, per mel bin, before and after the postnet.
@@ -244,7 +270,7 @@ class TtsTask(Task):
                 n = int(batch["symbol_lengths"][b])
                 diag_t += diagonal_score(align[b].cpu(), n, steps)
                 n_utts += 1
-                if first is None:
+                if first is None or n > first[1].shape[1]:  # plot the longest sentence seen
                     first = (batch["ids"][b], align[b, :steps, :n].float().cpu())
         self._evals += 1
         if first is not None and self.conf.get("plot_dir"):

@@ -28,7 +28,7 @@ from s2s.data.features import build_frontend
 from s2s.data.sources import FeatureSource, dumped_frontend_conf
 from s2s.errors import S2SError
 from s2s.models.wavenet import mulaw_encode
-from s2s.tasks.base import TASKS, Task, as_list
+from s2s.tasks.base import TASKS, Task, as_list, unwrap
 
 VOCODERS = ("wavenet", "istft_vocoder")
 
@@ -181,8 +181,9 @@ class VocoderTask(Task):
     def _losses(self, model, batch) -> tuple[torch.Tensor, dict]:
         mels, wavs = batch["mels"], batch["wavs"]
         if self.model_name == "wavenet":
-            target = mulaw_encode(wavs, model.classes)
-            inputs = F.pad(target, (1, 0), value=model.classes // 2)[:, :-1]  # previous sample (silence first)
+            classes = unwrap(model).classes
+            target = mulaw_encode(wavs, classes)
+            inputs = F.pad(target, (1, 0), value=classes // 2)[:, :-1]  # previous sample (silence first)
             logits = model(inputs, mels)
             ce = F.cross_entropy(logits.float(), target, reduction="none").mean(1)
             return ce, {"ce": ce}
