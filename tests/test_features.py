@@ -377,3 +377,25 @@ def test_forward_dithers_only_in_training_mode(speech):
     fe.train()
     c, _ = fe(x, n)
     assert not torch.equal(a, c) and (a - c).abs().mean() < 0.1
+
+
+@pytest.mark.parametrize("conf", [{"type": "fbank", "num_mel_bins": 40}, {"type": "mfcc"},
+                                  {"type": "logmel", "num_mel_bins": 64, "n_fft": 512},
+                                  {"type": "spectrogram", "num_bins": 161}], ids=lambda c: c["type"])
+def test_eager_fft_and_exported_dft_matrix_give_the_same_features(conf):
+    # Eagerly the spectrum is an FFT; traced (TorchScript, ONNX) it is the DFT-matrix product.
+    from s2s.data.features import build_frontend
+
+    fe = build_frontend(conf).eval()
+    gen = torch.Generator().manual_seed(0)
+    wav = 0.1 * torch.randn(2, 16000, generator=gen)
+    lengths = torch.tensor([16000, 12345])
+    traced = torch.jit.trace(fe, (wav, lengths))
+    other = 0.1 * torch.randn(2, 20000, generator=gen)  # fresh shapes: the trace is dynamic
+    other_len = torch.tensor([20000, 9000])
+    eager, n_eager = fe(other, other_len)
+    exported, n_exported = traced(other, other_len)
+    assert torch.equal(n_eager, n_exported)
+    for b in range(2):
+        t = int(n_eager[b])
+        torch.testing.assert_close(exported[b, :t], eager[b, :t], atol=2e-3, rtol=1e-4)

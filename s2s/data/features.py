@@ -24,9 +24,10 @@ Conventions
   ``forward`` in training mode; a model in eval mode never dithers, so inference
   and exported models are deterministic.
 - All frames are computed at once: framing is a strided view (a convolution with an
-  identity kernel when traced, the same numbers), the DFT one matmul (window folded in)
-  and the mel filterbank another, so the module traces and exports (TorchScript, ONNX)
-  with dynamic batch and time axes.
+  identity kernel when traced, the same numbers), the spectrum an FFT (when traced or
+  exported, one matmul with the DFT matrix, window folded in, which ONNX can express) and
+  the mel filterbank a matmul, so the module runs at full speed eagerly and traces and
+  exports (TorchScript, ONNX) with dynamic batch and time axes.
 """
 
 from __future__ import annotations
@@ -192,10 +193,24 @@ def dft_matrix(win: int, n_fft: int, window: Tensor | None = None) -> Tensor:
     return m.float()
 
 
-def power_spectrum(frames: Tensor, dft: Tensor) -> Tensor:
-    """``|DFT|^2`` (B, T, n_fft/2 + 1) of windowed frames through ``dft_matrix``."""
-    spec = frames @ dft
+def exporting() -> bool:
+    """True while a model is traced or scripted (TorchScript, ONNX export)."""
+    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
+
+
+def power_spectrum(frames: Tensor, dft: Tensor, window: Tensor, n_fft: int, scale: float = 1.0) -> Tensor:
+    """``|DFT|^2`` (B, T, bins) of frames (B, T, win): ``window`` applied, zero-padded to ``n_fft``,
+    the first ``dft.shape[1] / 2`` bins, times ``scale``.
+
+    Eagerly (training, decoding) an FFT, the fastest way; traced or exported, the matmul with
+    ``dft`` (``dft_matrix`` with the window and scale folded in), which ONNX can express. Both
+    give the same spectrum to float32 rounding (tests)."""
     half = dft.shape[1] // 2
+    if not exporting():
+        spec = torch.fft.rfft(frames * window, n=n_fft)[..., :half]
+        power = spec.real.square() + spec.imag.square()
+        return power * scale if scale != 1.0 else power
+    spec = frames @ dft
     return spec[..., :half].square() + spec[..., half:].square()
 
 
@@ -321,7 +336,7 @@ class _KaldiBase(Frontend):
             frames = torch.cat([frames[..., :1] * (1 - p), frames[..., 1:] - p * frames[..., :-1]], dim=2)
         if o["use_energy"] and not o["raw_energy"]:
             log_energy = (frames * self.window).pow(2).sum(2).clamp_min(FLT_EPSILON).log()
-        power = power_spectrum(frames, self.dft)  # the window is in the DFT matrix
+        power = power_spectrum(frames, self.dft, self.window, self.padded)
         if not o.get("use_power", True):
             power = power.sqrt()
         if log_energy is not None and o["energy_floor"] > 0:
@@ -503,7 +518,8 @@ class LogMel(Frontend):
         # kept, framing just the window's span and zero-padding the FFT at the end gives
         # the same spectrum with less work.
         offset = (self.n_fft - self.win) // 2
-        power = power_spectrum(frames_of(x[:, offset:], self.framing, self.hop)[:, :t], self.dft)
+        power = power_spectrum(frames_of(x[:, offset:], self.framing, self.hop)[:, :t], self.dft, self.window,
+                               self.n_fft)
         if o["mag_power"] != 2.0:
             power = power.pow(o["mag_power"] / 2)
         return (power @ self.mel + o["log_guard"]).log()
@@ -550,6 +566,7 @@ class Spectrogram(Frontend):
         self.frame_shift = hop / sample_rate
         self.dim = num_bins
         w = symmetric_window(window, win)
+        self.register_buffer("window", w.float(), persistent=False)
         self.register_buffer("framing", framing_kernel(win), persistent=False)
         # Only the kept bins are computed; 1 / n_fft folded into the DFT as 1 / sqrt(n_fft).
         dft = dft_matrix(win, n_fft, w.float()) / math.sqrt(n_fft)
@@ -576,7 +593,8 @@ class Spectrogram(Frontend):
         # Zeros past each utterance's end: its last frame is zero-padded as when alone.
         x = _mask_samples(x, lengths)
         x = torch.nn.functional.pad(x, (0, (t - 1) * self.hop + self.win - n))
-        power = power_spectrum(frames_of(x, self.framing, self.hop)[:, :t], self.dft)
+        power = power_spectrum(frames_of(x, self.framing, self.hop)[:, :t], self.dft, self.window, self.n_fft,
+                               1.0 / self.n_fft)
         logp = 10.0 * torch.log10(power.clamp_min(o["floor"]))
         if o["normalize_max"]:
             valid = torch.arange(t, device=x.device)[None, :] < self.frame_lengths(lengths).to(x.device)[:, None]
