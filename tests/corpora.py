@@ -197,6 +197,70 @@ def make_librispeech(root, parts=("dev-clean",), speakers: int = 2, chapters_per
             "archives": archives, "lm": lm, "text": texts, "speakers": spk_ids}
 
 
+def make_libritts(root, parts=("dev-clean", "test-clean", "train-clean-100"), speakers: int = 2,
+                  utts_per_speaker: int = 3) -> dict:
+    """Build a LibriTTS-shaped corpus and its OpenSLR-style mirror under ``root``.
+
+    Layout (as in the real archives, README_libritts.txt): ``LibriTTS/<part>/<speaker>/<chapter>/``
+    with ``<speaker>_<chapter>_<paragraph>_<sentence>.wav`` (24 kHz, 16-bit mono) and its
+    ``.normalized.txt`` and ``.original.txt``, ``<speaker>_<chapter>.trans.tsv`` (id, original,
+    normalized) and ``<speaker>_<chapter>.book.tsv``; the top-level files (README_libritts.txt,
+    SPEAKERS.txt, speakers.tsv, LICENSE.txt) in every archive. ``root/mirror/60/<part>.tar.gz``,
+    ``root/sha256.txt`` (``name sha256`` lines for ``--sha256-file``).
+
+    Returns ``{"mirror", "sha256_file", "text": {part: {utt: normalized}}, "speakers": {part: [ids]}}``
+    with Kaldi-style utt ids (``<speaker>-<chapter>-<paragraph>-<sentence>``).
+    """
+    root = Path(root)
+    corpus = root / "corpus" / "LibriTTS"
+    mirror = root / "mirror" / "60"
+    mirror.mkdir(parents=True, exist_ok=True)
+    texts: dict[str, dict[str, str]] = {}
+    spk_ids: dict[str, list[str]] = {}
+    speaker_rows = []
+    sentence = 0
+    for p_idx, part in enumerate(parts):
+        texts[part], spk_ids[part] = {}, []
+        for s in range(speakers):
+            spk = str(19 + 100 * p_idx + 7 * s)
+            chapter = str(198 + s)
+            spk_ids[part].append(spk)
+            speaker_rows.append((spk, "F" if s % 2 else "M", part))
+            voice = VOICES[(p_idx * speakers + s) % len(VOICES)]
+            d = corpus / part / spk / chapter
+            trans, book = [], []
+            for u in range(utts_per_speaker):
+                utt = f"{spk}_{chapter}_{u:06d}_{u % 2:06d}"
+                original = SENTENCES[sentence % len(SENTENCES)]
+                normalized = original.replace("&", "and")
+                sentence += 1
+                synthesize(normalized.lower(), d / f"{utt}.wav", voice=voice, sample_rate=24000)
+                (d / f"{utt}.normalized.txt").write_text(normalized)
+                (d / f"{utt}.original.txt").write_text(original)
+                trans.append(f"{utt}\t{original}\t{normalized}")
+                book.append(f"{utt}\t{original}\t{normalized}\ttrue\t0.0\t1.0\t30.0")
+                texts[part]["-".join(utt.split("_"))] = normalized
+            (d / f"{spk}_{chapter}.trans.tsv").write_text("\n".join(trans) + "\n")
+            (d / f"{spk}_{chapter}.book.tsv").write_text("\n".join(book) + "\n")
+    (corpus / "README_libritts.txt").write_text("Tiny LibriTTS-shaped corpus for tests.\n")
+    (corpus / "LICENSE.txt").write_text("CC BY 4.0\n")
+    (corpus / "SPEAKERS.txt").write_text(";ID  |SEX| SUBSET           |MINUTES| NAME\n" + "".join(
+        f"{spk:<5}| {sex} | {part:<16} | 0.10 | Reader {spk}\n" for spk, sex, part in speaker_rows))
+    (corpus / "speakers.tsv").write_text("READER\tGENDER\tSUBSET\tNAME\n" + "".join(
+        f"{spk}\t{sex}\t{part}\tReader {spk}\n" for spk, sex, part in speaker_rows))
+    sums = {}
+    for part in parts:
+        arc = mirror / f"{part}.tar.gz"
+        with tarfile.open(arc, "w:gz") as tf:
+            for top in ("README_libritts.txt", "LICENSE.txt", "SPEAKERS.txt", "speakers.tsv"):
+                tf.add(corpus / top, arcname=f"LibriTTS/{top}")
+            tf.add(corpus / part, arcname=f"LibriTTS/{part}")
+        sums[arc.name] = sha256sum(arc)
+    sha_file = root / "sha256.txt"
+    sha_file.write_text("".join(f"{k} {v}\n" for k, v in sorted(sums.items())))
+    return {"mirror": root / "mirror", "sha256_file": sha_file, "text": texts, "speakers": spk_ids}
+
+
 def _write_lm_file(path: Path, sentences: list[str]) -> None:
     """Write one OpenSLR 11 resource in its real format, computed from ``sentences``."""
     counts = Counter(w for s in sentences for w in s.split())

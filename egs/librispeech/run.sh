@@ -9,8 +9,9 @@
 #      (the OpenSeq2Seq configs that perturb do it on the fly instead: noise_conf)
 #   3  features for every set through $train_cmd (--nj), global CMVN of the training set
 #   4  synthetic speech: synthesize LM-corpus sentences, mix natural:synthetic at --syn-ratio
-#      (the Jasper paper: 50:50) into data/train_aug; off by default (--syn-ratio 0): on egs/mini
-#      every share of engine speech raised WER (README "Synthetic speech")
+#      (the Jasper paper: 50:50) into data/train_aug, with an engine or a TTS trained by
+#      egs/libritts (--syn-backend tacotron2 --syn-model M --syn-vocoder V); off by default
+#      (--syn-ratio 0): see egs/mini's "Synthetic speech" table for what it gave there
 #   5  tokens (characters, or SentencePiece with --nbpe N) and LMs: the n-gram (OpenSLR 4-gram
 #      or one built with KenLM, --ngram) and the neural LM (--use-nnlm)
 #   6  train the acoustic model with torchrun: --ngpu per node, --num-nodes through $cuda_cmd
@@ -41,7 +42,9 @@ lm_files="librispeech-lm-norm.txt.gz librispeech-vocab.txt librispeech-lexicon.t
 speed_perturb=false   # offline 3-way speed perturbation (Kaldi's train_sp); the configs perturb on the fly
 feats_config=""       # front end; default conf/spectrogram160.yaml for encoder: ds2, else conf/logmel64.yaml
 syn_ratio=0           # natural:synthetic utterances in the training mix (Jasper paper: 50:50); 0 skips stage 4
-syn_backend=espeak-ng # synthesizer for stage 4 (espeak-ng, flite, festival)
+syn_backend=espeak-ng # synthesizer for stage 4 (espeak-ng, flite, festival, or tacotron2 with --syn-model)
+syn_model=""          # tacotron2: a TTS checkpoint, e.g. ../libritts/exp/tacotron2_gst/model.pt
+syn_vocoder=griffin-lim  # tacotron2: griffin-lim or a vocoder checkpoint (../libritts/exp/vocoder_istft/model.pt)
 syn_speakers=16       # synthetic voices
 nbpe=0                # 0: character tokens; N: SentencePiece BPE with N pieces
 ngram=openslr         # openslr: the published 4-gram.arpa.gz; kenlm: built with utils/train_ngram.sh
@@ -155,11 +158,12 @@ synthetic() {
   python local/sample_lm_text.py --lm-text $download_dir/lm/librispeech-lm-norm.txt.gz --num $n_syn \
       --exclude $(for s in $dsets; do echo data/$s/text; done) --out data/syn_text/text &&
     utils/synthesize_data.sh --cmd "$train_cmd" --nj $nj --backend $syn_backend --num-speakers $syn_speakers \
+      ${syn_model:+--model $syn_model --vocoder $syn_vocoder} \
       --feats-conf $feats_config data/syn_text/text data/train_syn exp/synthesize fbank/train_syn &&
     utils/mix_data.sh $syn_ratio data/$train_set data/train_syn data/train_aug
 }
-[ "$syn_ratio" != 0 ] && stage 4 synthetic synthetic --args "$syn_ratio $syn_backend $syn_speakers $nj" \
-  --in "data/$train_set/feats.scp $feats_config" --out "data/train_aug/feats.scp data/train_aug/cmvn.ark"
+[ "$syn_ratio" != 0 ] && stage 4 synthetic synthetic --args "$syn_ratio $syn_backend $syn_speakers $nj $syn_vocoder" \
+  --in "data/$train_set/feats.scp $feats_config $syn_model" --out "data/train_aug/feats.scp data/train_aug/cmvn.ark"
 
 lang_and_lms() {
   local kind="--kind char"; [ "$nbpe" != 0 ] && kind="--kind bpe --vocab-size $nbpe"
