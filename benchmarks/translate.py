@@ -16,11 +16,25 @@ like for like with each other, not with the fp32 rows. Batches of 1 and of 16 se
 (``--batch``): one sentence at a time is bound by reading the weights from memory, 16 at a time
 by the matrix products.
 
+CTranslate2 (on unless ``--no-ct2``): the same s2s weights written into a CTranslate2 Transformer
+(benchmarks/ct2_convert.py), the same sources, beam, forced length (``tgt_len + 1`` decoder steps,
+the tokens s2s never emits suppressed) and thread count, timed in float32 and in its ``int8``
+compute type, in turns with s2s in float32 (packed, as s2s-translate) and in int8
+(``s2s-translate --dtype int8``: PyTorch's dynamically quantized linear layers). Output check:
+greedy decoding (the same argmax at every step in both when the arithmetic agrees) compared token
+by token, per precision; beam search can end differently, since CTranslate2 cannot force ``</s>``
+at the last step and so ranks the beams on a last ordinary token where s2s and transformers score
+``</s>``. transformers and CTranslate2 are not s2s dependencies: the script restarts itself in a
+venv that benchmarks/peers.py makes for them (benchmarks/.peers/translate, which also sees the
+project's .venv), installed on first use.
+
 Prints a table and ends with ``RESULT speedup=X ...`` (s2s cached / transformers cached, in
 sentences per second, fp32, the largest batch; ``_b1``: batches of one; ``_bfloat16``: both in
-bfloat16). Like for like except the architectures' own details: s2s's Transformer is
-pre-norm with a final LayerNorm (OpenSeq2Seq's layout), Marian is post-norm; both have the same
-matrix shapes, so the work per step is the same to within the norms. s2s runs as
+bfloat16; ``ct2_fp32``: s2s fp32 / CTranslate2 float32; ``ct2_int8``: s2s int8 / CTranslate2 int8;
+``same_greedy_*``: share of sentences whose greedy output is identical). Like for like except the
+architectures' own details: s2s's Transformer is pre-norm with a final LayerNorm (OpenSeq2Seq's
+layout), Marian is post-norm; both have the same matrix shapes, so the work per step is the same
+to within the norms (CTranslate2 gets s2s's exact architecture). s2s runs as
 ``s2s-translate`` runs it on CPU: its linear layers packed once for oneDNN
 (``s2s.models.seq2seq.pack_linears``); transformers' run as ``generate()`` runs them.
 """
@@ -28,28 +42,87 @@ matrix shapes, so the work per step is the same to within the norms. s2s runs as
 from __future__ import annotations
 
 import argparse
+import sys
+import tempfile
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 VOCAB = 32004
 BOS, EOS, PAD = 2, 3, 1
 
 
-def s2s_model(dtype=torch.float32, pack: bool = True):
+def s2s_model(dtype=torch.float32, pack: bool = True, int8: bool = False):
     """The model as s2s-translate runs it on CPU: in ``dtype``, its linear layers packed for oneDNN
-    (``pack``; an unpacked model still has its parameters to count)."""
+    (``pack``; an unpacked model still has its parameters to count), or quantized to int8
+    (``int8``: ``s2s-translate --dtype int8``). The weights follow torch's seed at the call."""
     import s2s.models  # noqa: F401
     from s2s.models.registry import build_model
-    from s2s.models.seq2seq import pack_linears
+    from s2s.models.seq2seq import pack_linears, quantize_linears
 
     model = build_model("seq2seq", dict(encoder="transformer", encoder_conf={"preset": "transformer_base"},
                                         decoder="transformer", decoder_conf={"preset": "transformer_base"},
                                         vocab_size=VOCAB, model_conf={"share_embeddings": True})).eval()
     model.to(dtype)
-    if pack:
+    if int8:
+        quantize_linears(model)
+    elif pack:
         pack_linears(model)
     return model
+
+
+class Ct2:
+    """CTranslate2 on an s2s model's weights (benchmarks/ct2_convert.py), one translator per compute type."""
+
+    def __init__(self, model, threads: int, work: Path):
+        import ctranslate2
+        from ct2_convert import save_ct2_model
+
+        w = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+        w["enc_positions"] = model.encoder.positions.table.numpy()
+        w["dec_positions"] = model.decoder.positions.table.numpy()
+        job = {"enc_layers": len(model.encoder.layers), "dec_layers": len(model.decoder.layers),
+               "heads": model.decoder.layers[0].self_attn.h, "vocab": VOCAB, "blank": 0, "pad": PAD, "bos": BOS,
+               "eos": EOS, "unk": 4}
+        self.vocab = save_ct2_model(w, job, work / "ct2_model")
+        self.index = {t: i for i, t in enumerate(self.vocab)}
+        self.translators = {ct: ctranslate2.Translator(str(work / "ct2_model"), device="cpu", compute_type=ct,
+                                                       inter_threads=1, intra_threads=threads)
+                            for ct in ("float32", "int8")}
+
+    def tokens(self, src, lengths) -> list[list[str]]:
+        return [[self.vocab[i] for i in s[:n].tolist()] for s, n in zip(src, lengths.tolist())]
+
+    def run(self, compute_type: str):
+        """A benchmark function like run_s2s for this compute type (the ``model`` argument unused)."""
+        from ct2_convert import ct2_decode
+
+        def fn(_model, src, lengths, beam, tgt_len, _cache):
+            hyps = ct2_decode(self.translators[compute_type], self.tokens(src, lengths), beam, tgt_len, 0.6,
+                              self.index, len(src))
+            return [len(h) for h in hyps]
+        return fn
+
+    def hyps(self, compute_type, src, lengths, beam, tgt_len, batch) -> list[list[int]]:
+        from ct2_convert import ct2_decode
+
+        return ct2_decode(self.translators[compute_type], self.tokens(src, lengths), beam, tgt_len, 0.6,
+                          self.index, batch)
+
+
+def s2s_hyps(model, src, lengths, beam, tgt_len, bs) -> list[list[int]]:
+    from s2s.decode.seq2seq import beam_search
+
+    out = []
+    for i in range(0, len(src), bs):
+        res = beam_search(model, src[i:i + bs], lengths[i:i + bs], BOS, EOS, beam=beam, lenpen=0.6, max_len_a=0.0,
+                          max_len_b=tgt_len + 1, min_len=tgt_len)
+        out += [list(nb[0].tokens[:tgt_len]) for nb in res]
+    return out
 
 
 def marian_model():
@@ -95,7 +168,13 @@ def main() -> None:
                    help="weight/activation types to time (bfloat16: cached decoding only; default float32,bfloat16)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3, help="timed runs of each, in turns (the best is reported)")
+    p.add_argument("--no-ct2", dest="ct2", action="store_false", help="skip CTranslate2 and the int8 rows")
     a = p.parse_args()
+    from peers import reexec_with
+
+    # transformers and CTranslate2 live in a venv of their own that also sees s2s's (benchmarks/peers.py).
+    reexec_with("translate", ["transformers==4.57.6", "sentencepiece", "ctranslate2==4.8.5"],
+                ["transformers", "ctranslate2"] if a.ct2 else ["transformers"])
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     hf = marian_model()
@@ -112,16 +191,27 @@ def main() -> None:
     dtypes = [x.strip() for x in a.dtypes.split(",")]
     rows = []
     results = {}
+    tmp = tempfile.TemporaryDirectory()
+    ct2 = None
+    if a.ct2:
+        torch.manual_seed(0)
+        ct2 = Ct2(s2s_model(pack=False), a.threads, Path(tmp.name))  # the weights of every s2s row
+        dtypes += [] if "int8" in dtypes else ["int8"]
     for dtype in dtypes:
         torch.manual_seed(0)
-        ours = s2s_model(getattr(torch, dtype))
-        hf.to(getattr(torch, dtype))
+        ours = s2s_model(torch.float32 if dtype == "int8" else getattr(torch, dtype), int8=dtype == "int8")
+        if dtype != "int8":
+            hf.to(getattr(torch, dtype))
         for bs in sizes:
             batches = [(src[i:i + bs], lengths[i:i + bs]) for i in range(0, a.sentences, bs)]
             for cache in (True, False) if dtype == "float32" else (True,):
-                # The two run in turns (s2s, transformers, s2s, ...), so a drift of the machine's
-                # speed falls on both; the best time of each is kept.
-                impls = (("s2s", run_s2s, ours), ("transformers", run_hf, hf))
+                # All run in turns (s2s, transformers, CTranslate2, s2s, ...), so a drift of the
+                # machine's speed falls on each; the best time of each is kept.
+                impls = [("s2s", run_s2s, ours)]
+                if dtype != "int8":
+                    impls.append(("transformers", run_hf, hf))
+                if ct2 is not None and cache and dtype in ("float32", "int8"):
+                    impls.append(("ctranslate2", ct2.run(dtype), None))
                 best = {name: float("inf") for name, _, _ in impls}
                 with torch.inference_mode():
                     for name, fn, model in impls:
@@ -138,13 +228,28 @@ def main() -> None:
                     results[(dtype, bs, name, cache)] = sps
                     rows.append(f"| {dtype} | {bs} | {name} | {'yes' if cache else 'no'} | {best[name]:.2f} | "
                                 f"{sps:.2f} | {tps:.1f} |")
+    fields = []
     print(f"\n{a.sentences} sentences of {a.src_len // 2}-{a.src_len} source tokens, beam {a.beam}, {a.tgt_len} "
           f"output tokens each, {a.threads} threads, CPU")
     print("| dtype | batch | implementation | decoder cache | seconds | sentences/s | target tokens/s |\n"
           "|---|---:|---|---|---:|---:|---:|")
     print("\n".join(rows))
-    fields = []
+    if ct2 is not None:
+        with torch.inference_mode():
+            for dtype in ("float32", "int8"):
+                torch.manual_seed(0)
+                ours = s2s_model(int8=dtype == "int8")
+                mine = s2s_hyps(ours, src, lengths, 1, a.tgt_len, sizes[-1])
+                theirs = ct2.hyps(dtype, src, lengths, 1, a.tgt_len, sizes[-1])
+                fields.append(f"same_greedy_{dtype}={np.mean([x == y for x, y in zip(mine, theirs)]):.2f}")
+        for bs in sizes:
+            tag = "" if bs == sizes[-1] else f"_b{bs}"
+            for dtype in ("float32", "int8"):
+                ratio = results[(dtype, bs, "s2s", True)] / results[(dtype, bs, "ctranslate2", True)]
+                fields.append(f"ct2_{'fp32' if dtype == 'float32' else dtype}{tag}={ratio:.2f}")
     for dtype in dtypes:
+        if dtype == "int8":
+            continue
         for bs in sizes:
             tag = ("" if bs == sizes[-1] else f"_b{bs}") + ("" if dtype == "float32" else f"_{dtype}")
             r = {key[2:]: v for key, v in results.items() if key[:2] == (dtype, bs)}

@@ -40,10 +40,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--unk-score", type=float, default=float("-inf"),
                    help="n-gram: score of a word the LM does not know (default -inf: not allowed)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+    p.add_argument("--dtype", choices=["float32", "bfloat16", "int8"], default="float32",
                    help="weights and activations (scores stay float32); bfloat16 made a Transformer-base 1.35-1.47x "
                         "faster on a CPU with AVX512-BF16 (benchmarks/README.md); egs/mini_mt's test BLEU went "
-                        "from 31.48 to 31.11")
+                        "from 31.48 to 31.11; int8: linear layers dynamically quantized (CPU; benchmarks/README.md)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: the library's)")
     return p
 

@@ -24,7 +24,8 @@ from s2s.io import utf8_lines
 log = logging.getLogger("s2s.translate")
 
 LONG_POLICIES = ("truncate", "error")
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+# int8: float32 model, linear layers dynamically quantized (CPU).
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "int8": torch.float32}
 
 
 def max_source_tokens(model) -> int | None:
@@ -43,14 +44,22 @@ class Translator:
     @classmethod
     def load(cls, path, device: str = "cpu", dtype: str = "float32") -> "Translator":
         """The model of checkpoint ``path`` on ``device``, its weights and activations in ``dtype``
-        (float32, or bfloat16: faster on CPUs with bf16 instructions; scores stay float32)."""
+        (float32; bfloat16: faster on CPUs with bf16 instructions; int8: linear layers dynamically
+        quantized, CPU only; scores stay float32)."""
         from s2s.models.checkpoint import load_model
 
         if dtype not in DTYPES:
             raise S2SError(f"--dtype {dtype!r}: use one of {', '.join(DTYPES)}")
         model, meta = load_model(path, device, task="mt")
         model.to(DTYPES[dtype])
-        if torch.device(device).type == "cpu":
+        if dtype == "int8":
+            from s2s.models.seq2seq import quantize_linears
+
+            if torch.device(device).type != "cpu":
+                raise S2SError("--dtype int8 runs on the CPU (PyTorch's dynamic quantization); use --device cpu, "
+                               "or bfloat16 on a GPU")
+            quantize_linears(model)
+        elif torch.device(device).type == "cpu":
             from s2s.models.seq2seq import pack_linears
 
             pack_linears(model)  # oneDNN's prepacked matrix products (benchmarks/translate.py)

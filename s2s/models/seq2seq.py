@@ -734,6 +734,17 @@ class PackedLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, activation={self.attr}"
 
 
+def quantize_linears(model: nn.Module) -> int:
+    """Prepare a float32 model for int8 inference on CPU: every ``nn.Linear`` becomes PyTorch's
+    dynamically quantized linear layer (int8 weights, one scale per tensor; activations quantized
+    to int8 per call from their range; PyTorch's x86/fbgemm kernels), the kind of precision
+    CTranslate2's ``int8`` compute type uses. Returns the number of layers quantized; the model is
+    for inference only afterwards."""
+    n = sum(type(m) is nn.Linear for m in model.modules())
+    torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
+    return n
+
+
 def pack_linears(model: nn.Module) -> int:
     """Prepare a model for inference on CPU: every ``nn.Linear`` becomes a ``PackedLinear``, its
     weight packed by oneDNN once instead of at every call, and a ReLU right after a linear layer in
