@@ -119,22 +119,29 @@ def test_translate_with_a_target_language_model(trained):
     assert proc.returncode == 1 and "missing.arpa" in proc.stderr and not proc.stdout
 
 
-def test_translate_in_bfloat16(trained):
+def test_translate_in_bfloat16_and_int8(trained):
     model = trained / "exp/mt/checkpoints/last.pt"
     dev = str(trained / "data/dev/text")
     outs = {}
-    for dtype in ("float32", "bfloat16"):
+    for dtype in ("float32", "bfloat16", "int8"):
         proc = run("s2s.bin.translate", str(model), dev, "--table", "--beam", "3", "--dtype", dtype)
         assert proc.returncode == 0, proc.stderr
         outs[dtype] = proc.stdout.splitlines()
     # bfloat16 keeps 8 bits of mantissa: this tiny character model (d 64) changes some outputs.
-    same = sum(a == b for a, b in zip(*outs.values())) / len(outs["float32"])
+    same = sum(a == b for a, b in zip(outs["bfloat16"], outs["float32"])) / len(outs["float32"])
     print(f"bfloat16 = float32 on {same:.0%} of dev")
     assert len(outs["bfloat16"]) == len(outs["float32"]) == 60 and same >= 0.8
+    # int8: dynamically quantized linear layers, about as close
+    same = sum(a == b for a, b in zip(outs["int8"], outs["float32"])) / len(outs["float32"])
+    print(f"int8 = float32 on {same:.0%} of dev")
+    assert len(outs["int8"]) == 60 and same >= 0.8
     from s2s.decode.translate import Translator
 
     tr = Translator.load(model, dtype="bfloat16")
     assert next(tr.model.parameters()).dtype == torch.bfloat16
+    tr = Translator.load(model, dtype="int8")
+    quantized = [m for m in tr.model.modules() if type(m).__name__ == "Linear" and "quantized" in type(m).__module__]
+    assert quantized and not any(type(m) is torch.nn.Linear for m in tr.model.modules())
     with pytest.raises(S2SError, match="--dtype 'float16'"):
         Translator.load(model, dtype="float16")
 
