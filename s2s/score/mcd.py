@@ -6,10 +6,12 @@ MCD (Kubichek, 1993) in dB between mel-cepstra c and c' of aligned frames:
 
 with c_0 (the frame's energy) left out. The two signals are aligned by dynamic time
 warping on the same distance (steps (1,0), (0,1), (1,1)), as the TTS literature does when
-the durations differ. The cepstra here are the DCT-II (orthonormal) of the natural log of
-a mel filterbank's power (the ``logmel`` front end given), not SPTK's mel-generalised
-cepstral analysis, so the values are comparable between systems scored with this module
-and the same front end, not with figures from other tool chains.
+the durations differ. The cepstra here come from a mel filterbank, not from SPTK's
+mel-generalised cepstral analysis: the log amplitude L_m of each of the M mel bands (half the
+natural log of the ``logmel`` front end's power) expanded as L_m = c_0 + 2 sum_k c_k
+cos(pi k (m + 1/2) / M), i.e. c_k = (1/M) sum_m L_m cos(pi k (m + 1/2) / M), the scale of a
+real cepstrum. Values are comparable between systems scored with this module and the same
+front end; figures from other tool chains differ in the analysis.
 """
 
 from __future__ import annotations
@@ -23,13 +25,12 @@ _DB = 10.0 / math.log(10.0) * math.sqrt(2.0)
 
 
 def mel_cepstrum(logmel: torch.Tensor | np.ndarray, order: int = 24) -> np.ndarray:
-    """Mel-cepstral coefficients c_1..c_order of each frame of a natural-log mel spectrogram (T, M)."""
-    x = np.asarray(logmel, dtype=np.float64)
-    m = x.shape[1]
-    n = np.arange(m)
+    """Mel-cepstral coefficients c_1..c_order of each frame of a natural-log mel power spectrogram (T, M)."""
+    amplitude = 0.5 * np.asarray(logmel, dtype=np.float64)
+    m = amplitude.shape[1]
     k = np.arange(1, order + 1)[:, None]
-    basis = np.sqrt(2.0 / m) * np.cos(np.pi * k * (2 * n + 1) / (2 * m))  # orthonormal DCT-II rows 1..order
-    return x @ basis.T
+    basis = np.cos(np.pi * k * (np.arange(m) + 0.5) / m) / m
+    return amplitude @ basis.T
 
 
 def dtw_path_cost(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
