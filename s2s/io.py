@@ -31,18 +31,16 @@ def os_error_message(path, err: OSError) -> str:
 
 
 def _writable_dir(d: Path, target: Path) -> None:
-    """Create ``d`` (and its parents) if needed and check that a file can be made in it;
-    S2SError naming ``target`` otherwise. Nothing is left behind."""
+    """Check that files can be made in ``d`` (or, when it does not exist yet, in its nearest
+    existing ancestor, where it would be created): S2SError naming ``target`` otherwise.
+    Nothing is created or left behind."""
     from s2s.errors import S2SError
 
-    for a in [d, *d.parents]:
-        if a.exists():
-            if not a.is_dir():
-                raise S2SError(f"{target}: {a} is a file, not a directory; choose another path, or move the file away")
-            break
+    existing = next((a for a in [d, *d.parents] if a.exists()), Path("."))
+    if not existing.is_dir():
+        raise S2SError(f"{target}: {existing} is a file, not a directory; choose another path, or move the file away")
     try:
-        d.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".s2s-write-check.", dir=d)
+        fd, tmp = tempfile.mkstemp(prefix=".s2s-write-check.", dir=existing)
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
@@ -50,8 +48,8 @@ def _writable_dir(d: Path, target: Path) -> None:
 
 
 def check_output_file(path, example: str = "out") -> Path:
-    """Check, before any work, that the file ``path`` can be written (its directory is created):
-    S2SError ``PATH: reason; fix`` when it is a directory or its place is not writable."""
+    """Check, before any work, that the file ``path`` can be written: S2SError ``PATH: reason; fix``
+    when it is a directory or its place is not writable. Nothing is created."""
     from s2s.errors import S2SError
 
     p = Path(path)
@@ -63,7 +61,7 @@ def check_output_file(path, example: str = "out") -> Path:
 
 def check_output_dir(path) -> Path:
     """Check, before any work, that ``path`` is (or can be made) a directory that can be written
-    in; it is created. S2SError ``PATH: reason; fix`` otherwise (e.g. an existing file)."""
+    in: S2SError ``PATH: reason; fix`` otherwise (e.g. an existing file). Nothing is created."""
     from s2s.errors import S2SError
 
     p = Path(path)

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 import yaml
-from mini_workdir import mini_workdir
+from mini_workdir import MINI, mini_workdir
 
 TINY_MODEL = {  # small enough to train in about 30 s on 2 cores, big enough to learn the corpus
     "task": "asr",
@@ -239,3 +239,54 @@ def test_attention_example_starts_from_the_ctc_model_and_fuses_lms(recipe):
     proc = subprocess.run([*base, "--skip-train", "true", "--lm", "data/lm/nope.bin"], cwd=work, env=env,
                           capture_output=True, text=True)
     assert proc.returncode == 1 and "data/lm/nope.bin not found" in proc.stderr
+
+
+TINY_TACOTRON = {"task": "tts", "model_conf": {
+    "reduction": 3, "embed_dim": 32, "encoder_channels": 32, "encoder_lstm_dim": 32, "speaker_dim": 8,
+    "attention_rnn_dim": 48, "attention_dim": 32, "location_filters": 4, "location_kernel": 9, "prenet_dims": [32, 32],
+    "decoder_rnn_dim": 48, "postnet_channels": 32, "postnet_layers": 2, "gst_tokens": 4, "gst_token_dim": 16,
+    "gst_heads": 2, "gst_ref_filters": [8, 8], "gst_ref_dim": 8, "normalize_mels": True, "max_decoder_steps": 60},
+    "trim_silence_db": 40, "guided_attn_weight": 2.0, "optim": "adam", "optim_conf": {"lr": 0.003},
+    "batch_frames": 3000, "max_epochs": 1, "log_every_steps": 5}
+TINY_CENTAUR = dict(TINY_TACOTRON, model="centaur", model_conf={
+    "reduction": 3, "embed_dim": 32, "encoder_blocks": 2, "dim": 32, "attention_blocks": 1, "conv_blocks": 1,
+    "prenet_dims": [32, 32], "speaker_dim": 8, "normalize_mels": True, "max_decoder_steps": 60})
+TINY_ISTFT = {"task": "vocoder", "vocoder": "istft_vocoder", "model_conf": {"n_fft": 800, "dim": 16, "blocks": 1},
+              "segment_frames": 16, "batch_frames": 512, "max_epochs": 1, "optim": "adam", "log_every_steps": 5}
+
+
+def test_speech_synthesis_stages_train_measure_and_run_the_experiment(recipe):
+    """Stages 8-10 with tiny models: a Tacotron 2 with style tokens, a Centaur and an iSTFT vocoder
+    trained on the corpus's training voices (alignment plots), held-out sentences rendered by the
+    engines and by each TTS with Griffin-Lim and the vocoder and transcribed (the RESULTS.md table),
+    then the synthetic-speech experiment with replacing and added rows."""
+    work, env, _ = recipe
+    shutil.copy(MINI / "conf" / "tts_logmel.yaml", work / "conf" / "tts_logmel.yaml")
+    for name, conf in (("tacotron_tiny", TINY_TACOTRON), ("centaur_tiny", TINY_CENTAUR), ("istft_tiny", TINY_ISTFT)):
+        (work / "conf" / f"{name}.yaml").write_text(yaml.safe_dump(conf))
+    proc = subprocess.run(["bash", "run.sh", *ARGS, "--stage", "8", "--stop-stage", "10",
+                           "--tts-configs", "conf/tacotron_tiny.yaml conf/centaur_tiny.yaml",
+                           "--vocoder-configs", "conf/istft_tiny.yaml", "--tts-args", "--num-sentences 2 --num-voices 2",
+                           "--syn-args", "--train-config conf/tiny.yaml --steps 2 --num-syn 8 --ratios 50:50 --added 50:50"],
+                          cwd=work, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for exp in ("tacotron_tiny", "centaur_tiny", "istft_tiny"):
+        assert (work / "exp" / exp / "model.pt").is_file()
+    assert list((work / "exp/tacotron_tiny/plots").glob("alignment_*.png"))
+    results = (work / "RESULTS.md").read_text()
+    table = results.split("<!-- tts-intelligibility: begin")[1].split("<!-- tts-intelligibility: end -->")[0]
+    wer = r"\| \d+\.\d\d \| \d+\.\d\d \|"
+    assert re.search(r"\| engines \(flite, espeak-ng\) \| - " + wer + r" - \|", table), table
+    for model in ("Tacotron 2", "Centaur"):
+        for vocoder in ("Griffin-Lim \\(32 iterations\\)", "iSTFT vocoder"):
+            assert re.search(rf"\| {model} \| {vocoder} " + wer + r" \d+\.\d\d \| \d", table), table
+    assert re.search(r"\| engine's mels \(copy synthesis\) \| iSTFT vocoder " + wer, table), table
+    assert "2 held-out sentences" in table and "4 utterances per row" in table
+    syn = results.split("<!-- syn-ratio: begin")[1].split("<!-- syn-ratio: end -->")[0]
+    assert re.search(r"\| replacing \| 50/50 \| \d+ \(.*\) \| \d+ \(.*\) \| 2 " + wer, syn), syn
+    assert re.search(r"\| added \| 50/50 \| \d+ \(.*\) \| \d+ \(.*\) \| 2 " + wer, syn), syn
+    def sentences(path):
+        return {line.split(" ", 1)[1] for line in (work / path).read_text().splitlines()}
+
+    assert len(sentences("data/syn_text/text")) == 8  # new sentences: none of train, dev or test
+    assert not sentences("data/syn_text/text") & (sentences("data/train/text") | sentences("data/test/text"))

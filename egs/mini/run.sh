@@ -13,9 +13,10 @@
 #      beam-decoded with n-best lists, scored
 #   7  neural LM: trained on the training text, its weight tuned by rescoring the dev n-best lists,
 #      test rescored, scored
-#   8  (only when asked, like 9-10: --stage 8 --stop-stage 10) speech synthesis for the corpus: a
-#      multi-speaker Tacotron 2 with style tokens, a WaveNet and an iSTFT vocoder trained on the
-#      training voices, side by side (local/tts.sh --step train; alignment plots in exp/tts/plots)
+#   8  (only when asked, like 9-10: --stage 8 --stop-stage 10) speech synthesis for the corpus:
+#      multi-speaker TTS models with style tokens (Tacotron 2, Centaur), a WaveNet and an iSTFT
+#      vocoder trained on the training voices, side by side (local/tts.sh --step train;
+#      alignment plots in exp/<tts>/plots)
 #   9  intelligibility of that TTS: held-out sentences in training voices, by the engines and by
 #      the TTS with each vocoder, transcribed by the stage-4 model; WER, MCD, CPU cost in
 #      RESULTS.md (local/tts.sh --step eval)
@@ -53,6 +54,10 @@ nbest=16              # hypotheses kept per utterance for rescoring
 lm_config=conf/lm_transformer.yaml  # neural LM for stage 7 (conf/lm_lstm.yaml: an LSTM LM)
 lm_weights=0:1.5:0.1  # neural LM weights tried on dev
 length_bonuses=-1:2:0.5  # extra per-word bonuses tried with them
+tts_configs="conf/tts.yaml conf/centaur.yaml"  # stages 8-10: TTS models (exp/<config name>; the first speaks in 10)
+vocoder_configs="conf/vocoder_wavenet.yaml conf/vocoder_istft.yaml"  # stages 8-10: vocoders (the last one in 10)
+tts_args=""           # stages 8-9: more options of local/tts.sh, e.g. "--num-sentences 50 --num-voices 6"
+syn_args=""           # stage 10: options of local/syn_ratio.sh, e.g. "--steps 1200 --vocoder griffin-lim"
 tag=""                # experiment name (default: the train config's name)
 force=false           # re-run selected stages even when up to date
 
@@ -143,17 +148,23 @@ stage 7 nnlm_rescore nnlm_rescore --key $tag --args "$lm_weights $length_bonuses
   --out "$lm_exp/model.pt $exp/decode_dev/rescore/text $exp/decode_test/rescore/text"
 
 # Not part of the default run: --stage 8 --stop-stage 10.
-tts_train() { local/tts.sh --step train --nj $nj; }
-stage 8 tts tts_train --args "$nj" \
-  --in "data/train/wav.scp conf/tts_logmel.yaml conf/tts.yaml conf/vocoder_wavenet.yaml conf/vocoder_istft.yaml" \
-  --out "exp/tts/model.pt exp/vocoder_wavenet/model.pt exp/vocoder_istft/model.pt"
-tts_eval() { local/tts.sh --step eval --nj $nj --asr-exp $exp; }
-stage 9 tts_eval tts_eval --key $tag --args "$nj" \
-  --in "$exp/model.pt exp/tts/model.pt exp/vocoder_wavenet/model.pt exp/vocoder_istft/model.pt data/test/text" \
+tts_models=$(for c in $tts_configs $vocoder_configs; do echo -n "exp/$(basename "${c%.*}")/model.pt "; done)
+tts_opts=(--tts-configs "$tts_configs" --vocoder-configs "$vocoder_configs")
+# shellcheck disable=SC2086
+tts_train() { local/tts.sh --step train --nj $nj "${tts_opts[@]}" $tts_args; }
+stage 8 tts tts_train --args "$nj $tts_args" --in "data/train/wav.scp conf/tts_logmel.yaml $tts_configs $vocoder_configs" \
+  --out "$tts_models"
+# shellcheck disable=SC2086
+tts_eval() { local/tts.sh --step eval --nj $nj --asr-exp $exp "${tts_opts[@]}" $tts_args; }
+stage 9 tts_eval tts_eval --key $tag --args "$nj $tts_args" --in "$exp/model.pt $tts_models data/test/text" \
   --out "exp/tts_eval/table.md"
-syn_ratio() { local/syn_ratio.sh --nj $nj; }
-stage 10 syn_ratio syn_ratio --args "$nj" \
-  --in "data/train/feats.scp data/test/feats.scp exp/tts/model.pt exp/vocoder_istft/model.pt conf/syn_train.yaml local/syn_ratio.sh" \
+# shellcheck disable=SC2086
+syn_ratio() {
+  local/syn_ratio.sh --nj $nj --syn-model "exp/$(basename "${tts_configs%% *}" .yaml)/model.pt" \
+    --vocoder "exp/$(basename "${vocoder_configs##* }" .yaml)/model.pt" $syn_args
+}
+stage 10 syn_ratio syn_ratio --args "$nj $tts_configs $syn_args" \
+  --in "data/train/feats.scp data/test/feats.scp $tts_models conf/syn_train.yaml local/syn_ratio.sh" \
   --out "exp/syn_ratio_table.md"
 
 if stage_selected 5 || stage_selected 6 || stage_selected 7; then

@@ -1,7 +1,8 @@
-"""Speech synthesis for augmentation: ``get_synthesizer(backend).synthesize(texts, speaker)``.
+"""Speech synthesis: ``get_synthesizer(backend or checkpoint).synthesize(texts, speaker)``.
 
-Backends: the Debian engines flite, espeak-ng and festival (s2s.synth.engines) and s2s's own
-Tacotron 2 (``get_synthesizer("tacotron2", model="exp/<tts>/model.pt")``, s2s.synth.tacotron).
+Backends: the Debian engines flite, espeak-ng and festival (s2s.synth.engines) and s2s's own TTS
+models, Tacotron 2 or Centaur (``get_synthesizer("exp/<tts>/model.pt", vocoder=...)``,
+s2s.synth.tacotron), with Griffin-Lim or a trained vocoder (s2s.synth.vocoders).
 """
 
 from s2s.synth.engines import BACKENDS, Speaker, Synthesizer, parse_speaker, resample, save_wav, synthesize_to_files

@@ -63,7 +63,8 @@ TRAIN_DEFAULTS = {
 # that every key of every task has one).
 TRAIN_HELP = {
     "task": "what is trained: asr (speech recognition: CTC, LAS or joint CTC-attention), mt (translation "
-            "and other text-to-text), lm (language model), classify (keyword spotting), tts (Tacotron 2)",
+            "and other text-to-text), lm (language model), classify (keyword spotting), tts (Tacotron 2, Centaur), "
+            "vocoder (WaveNet, iSTFT vocoder)",
     "seed": "random seed (weights, batch order, dropout); the same on every rank",
     "train_data": "training data: a data dir (a list of them is concatenated); lm also takes text files",
     "valid_data": "validation data dir(s), evaluated every valid_every_epochs epochs",

@@ -12,7 +12,7 @@ Tacotron 2 with each vocoder, ready for the ASR model to transcribe:
   python local/tts_tools.py render --plan exp/tts_eval/plan --system copy --vocoder V \\
       --engine-dir data/tts_eval_engine --out data/tts_eval_copy_V   # the vocoder on the engine's own mels
   python local/tts_tools.py score --plan exp/tts_eval/plan --engine-dir data/tts_eval_engine \\
-      --model exp/tts/model.pt --system NAME=DATA_DIR:DECODE_DIR ... --out exp/tts_eval/table.md
+      --model exp/tts/model.pt --system DATA_DIR:DECODE_DIR ... --out exp/tts_eval/table.md
 
 plan: the sentences are the first --num-sentences of a held-out text (data/test/text: no test
 sentence occurs in train, hence none in the TTS training data), each spoken by every one of
@@ -90,7 +90,11 @@ def read_plan(path) -> list[tuple[str, str, str]]:
     return out
 
 
-def _write_dir(out: Path, plan, waves: dict[str, np.ndarray], timing: dict[str, float]) -> None:
+MODEL_NAMES = {"tacotron2": "Tacotron 2", "centaur": "Centaur"}
+VOCODER_NAMES = {"griffin-lim": "Griffin-Lim (32 iterations)", "wavenet": "WaveNet", "istft_vocoder": "iSTFT vocoder"}
+
+
+def _write_dir(out: Path, plan, waves: dict[str, np.ndarray], timing: dict[str, float], info: dict) -> None:
     raw, wav_dir = out / "raw", (out / "wav").resolve()
     raw.mkdir(parents=True, exist_ok=True)
     wav_dir.mkdir(parents=True, exist_ok=True)
@@ -109,6 +113,7 @@ def _write_dir(out: Path, plan, waves: dict[str, np.ndarray], timing: dict[str, 
     write_table(out / "spk2utt", utt2spk_to_spk2utt(tables["utt2spk"]))
     timing["audio_s"] = sum(len(waves[u]) for u, _, _ in plan) / SR
     write_table(out / "timing", {k: f"{v:.3f}" for k, v in timing.items()})
+    write_table(out / "info", info)
 
 
 def render(args) -> str:
@@ -118,6 +123,7 @@ def render(args) -> str:
     out = Path(args.out)
     waves: dict[str, np.ndarray] = {}
     timing = {"tts_cpu_s": 0.0, "vocoder_cpu_s": 0.0}
+    info = {"system": args.system, "model": "-", "vocoder": "-"}
     by_voice: dict[str, list[tuple[str, str]]] = {}
     for utt, voice, text in plan:
         by_voice.setdefault(voice, []).append((utt, text))
@@ -130,6 +136,7 @@ def render(args) -> str:
             timing["tts_cpu_s"] += cpu_seconds() - t0
     elif args.system == "tts":
         synth = get_synthesizer(args.model, vocoder=args.vocoder, seed=args.seed)
+        info.update(model=synth.meta["model"]["name"], vocoder=synth.vocoder.name)
         for voice, items in sorted(by_voice.items()):
             torch.manual_seed(args.seed)
             t0 = cpu_seconds()
@@ -147,6 +154,7 @@ def render(args) -> str:
         tts_conf = torch.load(args.model, map_location="cpu", weights_only=False)["meta"]["frontend_conf"]
         frontend = build_frontend(tts_conf)
         vocoder = load_vocoder(args.vocoder, tts_conf)
+        info["vocoder"] = vocoder.name
         for voice, items in sorted(by_voice.items()):
             mels = [frontend.extract(sf.read(Path(args.engine_dir) / "raw" / f"{utt}.wav", dtype="float32")[0], SR)
                     for utt, _ in items]
@@ -154,7 +162,7 @@ def render(args) -> str:
             wavs = vocoder.generate(mels, seed=args.seed)
             timing["vocoder_cpu_s"] += cpu_seconds() - t0
             waves.update({utt: w for (utt, _), w in zip(items, resample(wavs, vocoder.sample_rate, SR))})
-    _write_dir(out, plan, waves, timing)
+    _write_dir(out, plan, waves, timing, info)
     return f"{out}: {len(plan)} utterances, {timing['audio_s']:.1f} s of speech"
 
 
@@ -177,8 +185,8 @@ def score(args) -> str:
     rows = ["| system | vocoder | WER % | CER % | MCD dB | CPU s per s of speech (text to mel + vocoder) |",
             "|---|---|---|---|---|---|"]
     for spec in args.system:
-        name, _, dirs = spec.partition("=")
-        data_dir, _, decode_dir = dirs.partition(":")
+        data_dir, _, decode_dir = spec.partition(":")
+        info = read_table(Path(data_dir) / "info")
         hyp = read_table(Path(decode_dir) / "text", allow_empty_value=True)
         missing = sorted(set(ref) - set(hyp))
         if missing:
@@ -191,8 +199,10 @@ def score(args) -> str:
         mcd_cell = "-"
         if Path(data_dir).resolve() != Path(args.engine_dir).resolve():
             mcd_cell = f"{np.mean([mcd(raw_mel(data_dir, u), engine_mels[u]) for u in ref]):.2f}"
-        system, _, vocoder = name.partition("/")
-        rows.append(f"| {system} | {vocoder or '-'} | {rep.wer:.2f} | {rep.cer:.2f} | {mcd_cell} | {cpu} |")
+        system = {"engine": "engines (flite, espeak-ng)", "copy": "engine's mels (copy synthesis)"}.get(
+            info["system"], MODEL_NAMES.get(info["model"], info["model"]))
+        vocoder = VOCODER_NAMES.get(info["vocoder"], info["vocoder"])
+        rows.append(f"| {system} | {vocoder} | {rep.wer:.2f} | {rep.cer:.2f} | {mcd_cell} | {cpu} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(rows) + "\n")
     return "\n".join(rows)
@@ -260,7 +270,7 @@ def get_parser() -> argparse.ArgumentParser:
     s.add_argument("--plan", required=True)
     s.add_argument("--engine-dir", required=True)
     s.add_argument("--model", required=True, help="TTS checkpoint (its front end computes the MCD's mels)")
-    s.add_argument("--system", action="append", required=True, metavar="NAME=DATA_DIR:DECODE_DIR")
+    s.add_argument("--system", action="append", required=True, metavar="DATA_DIR:DECODE_DIR")
     s.add_argument("--out", required=True)
     n = sub.add_parser("sentences")
     n.add_argument("--num", type=int, required=True)
