@@ -102,22 +102,27 @@ class WaveNet(nn.Module):
         Per layer: the k taps' input weights stacked into one (k C, 2C) matrix, the gate half
         scaled by 1/2 so that one tanh serves both halves (sigmoid(g) = (1 + tanh(g/2)) / 2),
         the residual weights scaled by 1/2 to absorb the other factor; the skip weights of all
-        layers stacked into one (L C, S) matrix applied once per sample."""
+        layers stacked into one (L C, S) matrix applied once per sample. The residual biases
+        are not added in the loop: layer l keeps its inputs minus beta_l (the sum of the residual
+        biases before it, a constant), and beta_l times its tap weights joins its bias ("b");
+        its queue starts at -beta_l, the zero padding of the teacher-forced pass."""
         key = tuple((p.data_ptr(), p._version) for p in self.parameters())
         if getattr(self, "_pack_key", None) != key:
             with torch.no_grad():
                 ch = self.embed.weight.shape[1]
                 gate_scale = torch.cat([torch.ones(ch), torch.full((ch,), 0.5)])
                 layers = []
+                beta = torch.zeros(ch)
                 for layer in self.layers:
                     w = layer.conv.weight * gate_scale[:, None, None]  # (2C, C, k)
                     layers.append({
                         # tap j multiplies the input (k-1-j) x dilation samples back
                         "w": w.permute(2, 1, 0).reshape(-1, w.shape[0]).float().numpy().copy(),
-                        "b": (layer.conv.bias * gate_scale).float().numpy().copy(),
+                        "b": (layer.conv.bias * gate_scale + beta @ w.sum(2).T).float().numpy().copy(),
+                        "beta": beta.float().numpy().copy(),
                         "r": (0.5 * layer.res.weight[:, :, 0].T).float().numpy().copy(),
-                        "r_b": layer.res.bias.float().numpy().copy(),
                         "d": layer.dilation, "k": layer.kernel})
+                    beta = beta + layer.res.bias
                 skip_w = torch.cat([0.5 * layer.skip.weight[:, :, 0].T for layer in self.layers], 0)
                 self._pack = {
                     "layers": layers, "embed": self.embed.weight.float().numpy().copy(),
@@ -151,8 +156,9 @@ class WaveNet(nn.Module):
         for i, layer in enumerate(p["layers"]):
             cond[:, i] += layer["b"]  # conv bias folded into the conditioning
         cond = np.ascontiguousarray(cond, dtype=np.float32)  # (T, L, B, 2C)
-        # Per layer: a ring of its last (k-1) x d inputs, one row per past sample.
-        queues = [np.zeros(((lay["k"] - 1) * lay["d"], b, ch), dtype=np.float32) for lay in p["layers"]]
+        # Per layer: a ring of its last (k-1) x d inputs (minus beta), one row per past sample.
+        queues = [np.broadcast_to(-lay["beta"], ((lay["k"] - 1) * lay["d"], b, ch)).astype(np.float32)
+                  for lay in p["layers"]]
         gated = np.empty((b, n_layers * ch), dtype=np.float32)  # every layer's gated output, for the skips
         rng = np.random.default_rng(seed)
         n = max(lens)
@@ -161,13 +167,13 @@ class WaveNet(nn.Module):
         inv_t = 1.0 / max(temperature, 1e-6)
         embed, skip_w, skip_b = p["embed"], p["skip_w"], p["skip_b"]
         o1, o1_b, o2, o2_b = p["o1"], p["o1_b"], p["o2"], p["o2_b"]
-        plan = [(lay["w"], lay["r"], lay["r_b"], lay["d"], lay["k"], q, gated[:, i * ch:(i + 1) * ch])
+        plan = [(lay["w"], lay["r"], lay["d"], lay["k"], q, gated[:, i * ch:(i + 1) * ch])
                 for i, (lay, q) in enumerate(zip(p["layers"], queues))]
         last = n_layers - 1
         for t in range(n):
             x = embed[current]
             c_t = cond[t // self.hop]
-            for i, (w, r, r_b, d, k, q, z) in enumerate(plan):
+            for i, (w, r, d, k, q, z) in enumerate(plan):
                 size = q.shape[0]
                 slot = t % size
                 # Inputs (k-1)d, ..., d samples back (oldest first), then the current one.
@@ -179,7 +185,7 @@ class WaveNet(nn.Module):
                 h = np.tanh(taps @ w + c_t[i])
                 np.multiply(h[:, :ch], h[:, ch:] + 1.0, out=z)
                 if i != last:  # the last layer's residual output is never read
-                    x = x + z @ r + r_b
+                    x = x + z @ r
             hidden = np.maximum(gated @ skip_w + skip_b, 0.0)
             logits = np.maximum(hidden @ o1 + o1_b, 0.0) @ o2 + o2_b
             logits = (logits - logits.max(axis=1, keepdims=True)) * inv_t
