@@ -267,7 +267,8 @@ def test_speech_synthesis_stages_train_measure_and_run_the_experiment(recipe):
     proc = subprocess.run(["bash", "run.sh", *ARGS, "--stage", "8", "--stop-stage", "10",
                            "--tts-configs", "conf/tacotron_tiny.yaml conf/centaur_tiny.yaml",
                            "--vocoder-configs", "conf/istft_tiny.yaml", "--tts-args", "--num-sentences 2 --num-voices 2",
-                           "--syn-args", "--train-config conf/tiny.yaml --steps 2 --num-syn 8 --ratios 50:50 --added 50:50"],
+                           "--syn-args",
+                           "--train-config conf/tiny.yaml --steps 2 --num-syn 8 --total 16 --ratios 50:50 --added 50:50"],
                           cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for exp in ("tacotron_tiny", "centaur_tiny", "istft_tiny"):
