@@ -41,7 +41,9 @@ def test_exported_model_equals_pytorch_on_speech(tmp_path, speech, family, fmt):
         got = exported.logprobs(speech, batch_seconds=batch_seconds)
         for a, b in zip(ref, got):
             assert a.shape == b.shape and a.shape[0] > 10
-            np.testing.assert_allclose(a, b, atol=1e-3)
+            # eager features use an FFT, the exported graph a DFT matmul: equal to float32 rounding,
+            # which a deep random network amplifies in proportion to its output's scale
+            np.testing.assert_allclose(a, b, atol=1e-4 * max(1.0, float(np.abs(a).max())))
     assert exported.vocab.tokens == Recognizer.load(ckpt).vocab.tokens and exported.sample_rate == 16000
 
 
