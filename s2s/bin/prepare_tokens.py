@@ -2,6 +2,7 @@
 
     python -m s2s.bin.prepare_tokens --text data/train/text --out data/lang --kind char
     python -m s2s.bin.prepare_tokens --text data/train/text --out data/lang --kind bpe --vocab-size 500
+    python -m s2s.bin.prepare_tokens --text data/train/text --out data/lang_word --kind word --vocab-size 10000
     python -m s2s.bin.prepare_tokens --text data/train/text data/train/text.de --out data/lang \
         --kind bpe --vocab-size 32000 --no-transcript-checks     # one joint vocabulary for translation
 
@@ -26,9 +27,11 @@ def get_parser() -> argparse.ArgumentParser:
                    help="Kaldi text table(s): 'utt words...' per line; several (e.g. both sides of a parallel "
                         "corpus) give one joint vocabulary")
     p.add_argument("--out", required=True, help="lang directory to write (e.g. data/lang)")
-    p.add_argument("--kind", required=True, choices=["char", "bpe", "unigram"], help="token type")
+    p.add_argument("--kind", required=True, choices=["char", "bpe", "unigram", "word"],
+                   help="token type (word: whole words, for word-level LMs)")
     p.add_argument("--vocab-size", type=int, default=None,
-                   help="SentencePiece vocabulary size incl. <unk> (bpe/unigram only); the vocabulary adds 4 specials")
+                   help="SentencePiece vocabulary size incl. <unk> (bpe/unigram), or the most frequent words kept + <unk> "
+                        "(word; default: every word); the vocabulary adds 4 specials")
     p.add_argument("--lowercase", action="store_true", help="lower-case the text (here and at encode time)")
     p.add_argument("--no-transcript-checks", action="store_true",
                    help="the text is not speech transcripts (e.g. a parallel corpus for translation): skip the "

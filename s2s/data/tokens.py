@@ -20,7 +20,9 @@ Then the units:
   the training text in code-point order;
 - ``bpe`` / ``unigram``: the pieces of a SentencePiece model whose own id 0 is its
   ``<unk>``; piece ``k`` has id ``k + 4`` (so SentencePiece's unknown is ours). The
-  word boundary is the ``▁`` mark that starts a word's first piece.
+  word boundary is the ``▁`` mark that starts a word's first piece;
+- ``word``: whole words (whitespace-separated), the most frequent first (word-level
+  language models: WikiText's own ``<unk>`` is ours); every token starts a word.
 
 A vocabulary lives in a ``data/lang`` directory: ``tokens.txt`` (``token id`` per
 line), ``token_type`` (char, bpe or unigram), ``normalization`` (lowercase or none:
@@ -53,7 +55,7 @@ SPACE = "<space>"
 SPECIALS = (BLANK, PAD, BOS, EOS, UNK)
 SP_SPACE = "\u2581"  # SentencePiece's word-boundary mark "▁"
 SP_OFFSET = len(SPECIALS) - 1  # our id = SentencePiece id + 4 (its <unk>, id 0, is our id 4)
-KINDS = ("char", "bpe", "unigram")
+KINDS = ("char", "bpe", "unigram", "word")
 SP_MODEL = "bpe.model"
 # Words of an ARPA file that are not words of the text.
 LM_SPECIALS = ("<s>", "</s>", "<unk>", "<UNK>")
@@ -123,6 +125,12 @@ class Vocabulary:
                                f"SentencePiece pieces need token_type bpe or unigram and {SP_MODEL}")
             self.space_id: int | None = self._index[SPACE]
             self.chars = {t for t in units if t != SPACE}
+        elif kind == "word":
+            bad = [t for t in units if not t or t != "".join(t.split())]
+            if bad:
+                raise S2SError(f"{source}: word tokens cannot be empty or contain whitespace, got {bad[:5]!r}")
+            self.space_id = None
+            self.chars = {c for t in units for c in t}
         else:
             if sp_model is None:
                 raise S2SError(f"{source}: token type {kind} needs the SentencePiece model {SP_MODEL}")
@@ -163,7 +171,7 @@ class Vocabulary:
             # tokens.txt written by hand or by another tool: a model beside it means subwords.
             kind = "bpe" if (lang / SP_MODEL).is_file() else "char"
         sp_model = None
-        if kind != "char":
+        if kind in ("bpe", "unigram"):
             model = lang / SP_MODEL
             if not model.is_file():
                 raise S2SError(f"{model}: not found but {type_file} says {kind}; re-create {lang} with "
@@ -230,6 +238,15 @@ class Vocabulary:
     def encode(self, text: str) -> list[int]:
         """Token ids for ``text`` (no specials but ``<unk>``, which unknown characters/spans become)."""
         text = self.normalize(text)
+        if self.kind == "word":
+            ids = []
+            for w in text.split():
+                i = self._index.get(w, self.unk_id)
+                if i == self.unk_id and w != UNK:  # the corpus's own <unk> is not an unknown symbol
+                    self.unk_count += 1
+                    self.unk_symbols[w] += 1
+                ids.append(i)
+            return ids
         if self._sp is None:
             ids = []
             for ch in text:
@@ -269,11 +286,13 @@ class Vocabulary:
                 raise S2SError(f"token id {i} is outside this vocabulary of {n} tokens; "
                                f"was the model trained with a different tokens.txt?")
             if i == self.unk_id:
-                out.append(unk)
+                out.append(f" {unk}" if self.kind == "word" and unk else unk)
             elif i < len(SPECIALS):
                 out.append("")
             elif i == self.space_id:
                 out.append(" ")
+            elif self.kind == "word":
+                out.append(" " + self.tokens[i])
             else:
                 out.append(self.tokens[i].replace(SP_SPACE, " "))
         return out
@@ -281,7 +300,7 @@ class Vocabulary:
     def starts_word(self, i: int) -> bool:
         """True when token ``i`` begins a new word (SentencePiece ``▁`` pieces; for characters the
         token after a ``<space>``, which the caller tracks)."""
-        return self.kind != "char" and self.tokens[i].startswith(SP_SPACE)
+        return self.kind == "word" or (self.kind != "char" and self.tokens[i].startswith(SP_SPACE))
 
     # ---- spelling words in tokens (n-gram LMs, lexicons) ---------------------------------------
 
@@ -313,6 +332,8 @@ class Vocabulary:
             return None
         if self.kind == "char":
             return list(word)
+        if self.kind == "word":
+            return [word] if word in self._index else None
         pieces = self._sp.encode(word, out_type=str)
         return pieces if all(p in self._index for p in pieces) else None
 
@@ -422,6 +443,25 @@ def character_vocabulary(chars, lowercase: bool = False) -> Vocabulary:
     return Vocabulary([*SPECIALS, SPACE, *units], kind="char", lowercase=lowercase)
 
 
+def word_vocabulary(lines, vocab_size: int | None = None, lowercase: bool = False) -> Vocabulary:
+    """A word inventory of ``lines``: the most frequent words (ties in order of first appearance),
+    ``vocab_size - 1`` of them plus ``<unk>`` as for SentencePiece (the other specials come on top),
+    or every word when ``vocab_size`` is None."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in lines:
+        counts.update(line.lower().split() if lowercase else line.split())
+    for special in (*SPECIALS, SPACE):
+        counts.pop(special, None)
+    words = [w for w, _ in counts.most_common()]  # stable: equal counts keep first-seen order
+    if vocab_size is not None:
+        if vocab_size < 2:
+            raise S2SError(f"--vocab-size {vocab_size} leaves no room for words beside <unk>")
+        words = words[: vocab_size - 1]
+    if not words:
+        raise S2SError("no words in the text; a word inventory needs training text")
+    return Vocabulary([*SPECIALS, *words], kind="word", lowercase=lowercase)
+
+
 def build_vocabulary(lines: list[str], kind: str, vocab_size: int | None = None,
                      lowercase: bool = False, num_threads: int = 1, source: str = "text") -> Vocabulary:
     """Build an inventory from training transcripts (already normalised as ``lowercase`` says).
@@ -434,8 +474,11 @@ def build_vocabulary(lines: list[str], kind: str, vocab_size: int | None = None,
         raise S2SError(f"unknown token type {kind!r}; use one of {', '.join(KINDS)}")
     if kind == "char":
         if vocab_size is not None:
-            raise S2SError("--vocab-size applies to bpe and unigram only; a char inventory holds every character seen")
+            raise S2SError("--vocab-size applies to bpe, unigram and word only; a char inventory holds every "
+                           "character seen")
         return character_vocabulary("".join(lines), lowercase=lowercase)
+    if kind == "word":
+        return word_vocabulary(lines, vocab_size, lowercase=lowercase)
     if vocab_size is None:
         raise S2SError(f"--vocab-size is required for --kind {kind} (e.g. 500 for 100 hours, 5000 for 1000 hours)")
     if vocab_size < 2:

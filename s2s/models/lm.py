@@ -137,22 +137,101 @@ class _LearnedPositions(nn.Module):
         return x + self.table.weight[start:start + x.size(1)].to(x.dtype)
 
 
+class FactorizedLSTM(nn.Module):
+    """One F-LSTM layer (Kuchaiev & Ginsburg 2017, "Factorization tricks for LSTM networks"): the
+    gate matrix ``W`` (4n x (p+n)) of an LSTM is the product of two smaller ones, ``W2 W1`` with
+    ``W1`` (r x (p+n)) and ``W2`` (4n x r), so a layer has ``r (p + 5n)`` weights instead of
+    ``4n (p + n)``. The input half of ``W1`` runs over the whole sequence at once; the recurrence
+    runs step by step. Gates in the order i, f, g, o, as ``nn.LSTM``."""
+
+    def __init__(self, input_size: int, hidden: int, rank: int):
+        super().__init__()
+        self.hidden_size = hidden
+        self.w1_input = nn.Linear(input_size, rank, bias=False)
+        self.w1_hidden = nn.Linear(hidden, rank, bias=False)
+        self.w2 = nn.Linear(rank, 4 * hidden)
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None):
+        """x (B, T, p) -> outputs (B, T, n) and the last (h, c), each (B, n)."""
+        b = x.size(0)
+        h, c = state if state is not None else (x.new_zeros(b, self.hidden_size), x.new_zeros(b, self.hidden_size))
+        xr = self.w1_input(x)
+        out = []
+        for t in range(x.size(1)):
+            i, f, g, o = self.w2(xr[:, t] + self.w1_hidden(h)).chunk(4, -1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            out.append(h)
+        return torch.stack(out, 1), (h, c)
+
+
+class GroupLSTM(nn.Module):
+    """One G-LSTM layer (Kuchaiev & Ginsburg 2017): input and hidden state split into ``groups``
+    independent LSTMs of ``n / groups`` units on ``p / groups`` inputs each, so the layer has
+    ``1 / groups`` of an LSTM's gate weights; the outputs are concatenated. The groups run as
+    ``nn.LSTM`` (its fast kernels)."""
+
+    def __init__(self, input_size: int, hidden: int, groups: int):
+        super().__init__()
+        if input_size % groups or hidden % groups:
+            raise S2SError(f"lm_conf: groups {groups} must divide the layer's input ({input_size}) and "
+                           f"hidden ({hidden}) sizes")
+        self.hidden_size = hidden
+        self.groups = nn.ModuleList(nn.LSTM(input_size // groups, hidden // groups, batch_first=True)
+                                    for _ in range(groups))
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None):
+        """x (B, T, p) -> outputs (B, T, n) and the last (h, c), each (B, n)."""
+        k = len(self.groups)
+        xs = x.chunk(k, -1)
+        hs = state[0].chunk(k, -1) if state is not None else [None] * k
+        cs = state[1].chunk(k, -1) if state is not None else [None] * k
+        outs, hn, cn = [], [], []
+        for rnn, xi, hi, ci in zip(self.groups, xs, hs, cs):
+            y, (h, c) = rnn(xi, None if hi is None else (hi[None].contiguous(), ci[None].contiguous()))
+            outs.append(y)
+            hn.append(h[0])
+            cn.append(c[0])
+        return torch.cat(outs, -1), (torch.cat(hn, -1), torch.cat(cn, -1))
+
+
 @LMS.register("lstm")
 class LstmLM(nn.Module):
     """Embedding -> unidirectional LSTM layers -> (projection) -> logits.
 
-    With ``tie_embeddings`` the LSTM output is projected to ``embed_dim`` (when it
-    differs from ``hidden``) so the output layer can share the embedding matrix.
+    ``cell``: ``lstm`` (``nn.LSTM``), ``flstm`` (factorized, inner size ``rank``) or ``glstm``
+    (``groups`` independent groups), the cells of Kuchaiev & Ginsburg 2017 (see the classes above).
+    With ``tie_embeddings`` the LSTM output is projected to ``embed_dim`` (when it differs from
+    ``hidden``) so the output layer can share the embedding matrix (Press & Wolf 2017; Inan et al.
+    2017). ``embed_dropout`` drops whole words' embeddings (rows of the matrix, Gal & Ghahramani
+    2016, as AWD-LSTM and OpenSeq2Seq's ``encoder_emb_keep_prob``), ``dropout`` the activations
+    between layers.
     """
 
     def __init__(self, vocab_size: int, embed_dim: int = 256, hidden: int = 512, num_layers: int = 2,
-                 dropout: float = 0.1, tie_embeddings: bool = True):
+                 dropout: float = 0.1, tie_embeddings: bool = True, cell: str = "lstm", rank: int = 0,
+                 groups: int = 1, embed_dropout: float = 0.0):
         super().__init__()
+        if cell not in ("lstm", "flstm", "glstm"):
+            raise S2SError(f"lm_conf: cell must be lstm, flstm or glstm, got {cell!r}")
+        if cell == "flstm" and rank <= 0:
+            raise S2SError("lm_conf: cell flstm needs its factorization size, e.g. rank: 128")
+        if cell == "glstm" and groups < 2:
+            raise S2SError("lm_conf: cell glstm needs groups >= 2, e.g. groups: 2")
         self.vocab_size = vocab_size
+        self.cell = cell
+        self.num_layers = num_layers
+        self.hidden = hidden
+        self.embed_dropout = embed_dropout
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.dropout = nn.Dropout(dropout)
-        self.rnn = nn.LSTM(embed_dim, hidden, num_layers, batch_first=True,
-                           dropout=dropout if num_layers > 1 else 0.0)
+        if cell == "lstm":
+            self.rnn: nn.Module = nn.LSTM(embed_dim, hidden, num_layers, batch_first=True,
+                                          dropout=dropout if num_layers > 1 else 0.0)
+        else:
+            sizes = [embed_dim] + [hidden] * (num_layers - 1)
+            self.rnn = nn.ModuleList(FactorizedLSTM(p, hidden, rank) if cell == "flstm" else GroupLSTM(p, hidden, groups)
+                                     for p in sizes)
         out_dim = hidden
         self.proj: nn.Module = nn.Identity()
         if tie_embeddings and hidden != embed_dim:
@@ -162,21 +241,43 @@ class LstmLM(nn.Module):
         if tie_embeddings:
             self.out.weight = self.embed.weight
 
+    def _embed(self, tokens: Tensor) -> Tensor:
+        weight = self.embed.weight
+        if self.training and self.embed_dropout > 0:
+            keep = 1.0 - self.embed_dropout
+            weight = weight * weight.new_empty(weight.size(0), 1).bernoulli_(keep) / keep
+        return self.dropout(F.embedding(tokens, weight))
+
+    def _layers(self, x: Tensor, state: dict | None):
+        """Run the recurrent layers; returns outputs (B, T, n) and the new state (h, c: (B, layers, n))."""
+        if self.cell == "lstm":
+            hc = None if state is None else (state["h"].transpose(0, 1).contiguous(),
+                                             state["c"].transpose(0, 1).contiguous())
+            y, (h, c) = self.rnn(x, hc)
+            return y, {"h": h.transpose(0, 1), "c": c.transpose(0, 1)}
+        hs, cs = [], []
+        for k, layer in enumerate(self.rnn):
+            if k:
+                x = self.dropout(x)
+            x, (h, c) = layer(x, None if state is None else (state["h"][:, k], state["c"][:, k]))
+            hs.append(h)
+            cs.append(c)
+        return x, {"h": torch.stack(hs, 1), "c": torch.stack(cs, 1)}
+
     def forward(self, tokens: Tensor) -> Tensor:
         """Next-token logits (B, L, V) for token ids (B, L)."""
-        y, _ = self.rnn(self.dropout(self.embed(tokens)))
+        y, _ = self._layers(self._embed(tokens), None)
         return self.out(self.proj(self.dropout(y)))
 
     def init_state(self, n: int, device=None) -> dict:
         """The state before any token: zero hidden and cell states, batch-first (n, layers, hidden)."""
-        zeros = self.embed.weight.new_zeros(n, self.rnn.num_layers, self.rnn.hidden_size, device=device)
+        zeros = self.embed.weight.new_zeros(n, self.num_layers, self.hidden, device=device)
         return {"h": zeros, "c": zeros}
 
     def step(self, tokens: Tensor, state: dict) -> tuple[Tensor, dict]:
         """Next-token logits (N, V) after feeding ``tokens`` (N,) to the prefixes ``state`` holds."""
-        hc = (state["h"].transpose(0, 1).contiguous(), state["c"].transpose(0, 1).contiguous())
-        y, (h, c) = self.rnn(self.dropout(self.embed(tokens)[:, None]), hc)
-        return self.out(self.proj(self.dropout(y[:, 0]))), {"h": h.transpose(0, 1), "c": c.transpose(0, 1)}
+        y, new = self._layers(self._embed(tokens[:, None]), state)
+        return self.out(self.proj(self.dropout(y[:, 0]))), new
 
 
 @MODELS.register("lm")

@@ -16,6 +16,16 @@ Data (``train_data``, ``valid_data``: one path or a list):
 - any other file: plain text, one sentence per line (an LM corpus; ``.gz`` read
   as gzip).
 
+Word-level language modelling (WikiText, Merity et al. 2016) uses ``token_list``
+of ``token_type: word`` (``prepare_tokens --kind word``) and ``bptt: N``: the text
+is then one stream, every line ended by ``</s>`` (WikiText's ``<eos>``), cut into
+pieces of ``N`` predicted tokens; each piece starts from a zero state, as
+OpenSeq2Seq's WKTDataLayer does, and in training the cut points move by a random
+offset in ``[0, N)`` every epoch (its ``rand_start``) so that no token is always
+the first of a piece. Validation cuts at fixed points and predicts every token
+but the first once; ``ppl`` is then per word (``</s>`` counted as a word, as the
+field reports WikiText perplexity).
+
 Batches come from the trainer's length buckets (``batch_frames`` counts tokens
 here). ``forward_loss`` returns the summed token NLL and the number of predicted
 tokens, so the trainer's loss is the per-token cross-entropy; validation
@@ -114,6 +124,61 @@ class LmDataset:
         return self.ids[self.offsets[i]: self.offsets[i + 1]].long()
 
 
+class LmStream:
+    """The sentences of ``sources`` as one stream of ids (each line ended by ``</s>``), read as
+    pieces of ``bptt + 1`` ids (``bptt`` predicted); ``random_start`` shifts the cut points by a
+    per-epoch offset (``set_epoch``)."""
+
+    def __init__(self, sources: list[str], vocab, bptt: int, random_start: bool = False, seed: int = 1):
+        if bptt < 1:
+            raise S2SError(f"bptt must be a positive number of tokens, got {bptt}")
+        ids = array("i")
+        unk_before = vocab.unk_count
+        for src in sources:
+            for text in read_sentences(src):
+                ids.extend(vocab.encode(text))
+                ids.append(vocab.eos_id)
+        n_unk = vocab.unk_count - unk_before
+        if n_unk:
+            log.warning("%s: %d words mapped to <unk> (most common: %s); the vocabulary does not cover this text",
+                        ", ".join(sources), n_unk, vocab.unk_symbols.most_common(5))
+        if len(ids) < 2:
+            raise S2SError(f"{', '.join(sources)}: fewer than two tokens; an LM needs text to learn from")
+        self.ids = torch.frombuffer(ids, dtype=torch.int32)
+        self._keep = ids
+        self.bptt = bptt
+        self.random_start = random_start
+        self.seed = seed
+        self.offset = 0
+        self.num_tokens = len(ids)
+        self._cut()
+
+    def _cut(self) -> None:
+        if self.random_start:
+            # Full pieces only, as many as every offset allows: the trainer's batches (built once from
+            # ``lengths``) stay valid when the cut points move.
+            n = max(1, (self.num_tokens - self.bptt) // self.bptt)
+            self.starts = [self.offset + k * self.bptt for k in range(n)]
+            self.lengths = [min(self.bptt, self.num_tokens - 1 - s) for s in self.starts]
+        else:
+            self.starts = list(range(0, self.num_tokens - 1, self.bptt))
+            self.lengths = [min(self.bptt, self.num_tokens - 1 - s) for s in self.starts]
+
+    def set_epoch(self, epoch: int) -> None:
+        if self.random_start and self.num_tokens - 1 > self.bptt:
+            self.offset = int(torch.randint(self.bptt, (1,), generator=torch.Generator().manual_seed(
+                self.seed * 100003 + epoch)))
+            self.offset = min(self.offset, self.num_tokens - 1 - self.bptt)
+            self._cut()
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        s = self.starts[i]
+        return self.ids[s: s + self.lengths[i] + 1].long()
+
+
 # ---------------------------------------------------------------------------- task
 @TASKS.register("lm")
 class LmTask(Task):
@@ -127,6 +192,7 @@ class LmTask(Task):
         "lm": "transformer",
         "lm_conf": {},
         "max_tokens": 0,       # drop training sentences with more tokens (0: keep all)
+        "bptt": 0,             # >0: the text as one stream in pieces of this many tokens (word LMs)
         "batch_frames": 4000,  # tokens (padded) per batch per rank
     }
     help = {
@@ -134,6 +200,8 @@ class LmTask(Task):
         "lm": "language model network",
         "lm_conf": "the network's arguments, e.g. {d_model: 256, num_layers: 4}",
         "max_tokens": "drop training sentences with more tokens (0: keep all)",
+        "bptt": "0: sentence by sentence; N > 0: the text as one stream (lines ended by </s>) in pieces of N "
+                "predicted tokens, cut at a random offset every epoch in training (WikiText-style word LMs)",
         "batch_frames": "tokens (padded) per batch per rank",
     }
 
@@ -147,6 +215,9 @@ class LmTask(Task):
         sources = as_list(self.conf.get(key))
         if not sources:
             return None
+        if int(self.conf.get("bptt") or 0) > 0:
+            return LmStream(sources, self.vocab, int(self.conf["bptt"]), random_start=split == "train",
+                            seed=int(self.conf.get("seed", 1)))
         return LmDataset(sources, self.vocab, self.conf.get("max_tokens", 0) if split == "train" else 0)
 
     def collate(self, items):
@@ -161,7 +232,7 @@ class LmTask(Task):
                 "vocab_size": len(self.vocab)}
 
     def extra_meta(self) -> dict:
-        return {"vocab": self.vocab.to_dict()}
+        return {"vocab": self.vocab.to_dict(), "bptt": int(self.conf.get("bptt") or 0)}
 
     # -- loss
     def forward_loss(self, model, batch):
@@ -178,3 +249,41 @@ class LmTask(Task):
             count += n
         loss = total / max(count, 1.0)
         return {"loss": loss, "ppl": math.exp(min(loss, 50.0))}
+
+
+# ---------------------------------------------------------------------------- evaluation
+def evaluate_lm(model_path, text, out=None, bptt: int | None = None, batch_tokens: int = 8000) -> dict:
+    """Perplexity of the LM checkpoint ``model_path`` on ``text`` (a data dir, its ``text`` table or a
+    plain text file), the way the model was validated in training: sentence by sentence, or (a word
+    LM trained with ``bptt``; ``bptt`` overrides it) as one stream in pieces, per word with ``</s>``
+    counted. Returns (and with ``out`` writes as JSON) loss, ppl, the tokens predicted, the ``<unk>``
+    share of them and the model's parameters."""
+    import json
+
+    from s2s.io import atomic_open
+    from s2s.models.checkpoint import load_model
+
+    model, meta = load_model(model_path, task="lm")
+    vocab = Vocabulary.from_dict(meta["vocab"], source=f"{model_path} vocabulary")
+    n = int(meta.get("bptt", 0) if bptt is None else bptt)
+    data = LmStream([str(text)], vocab, n) if n > 0 else LmDataset([str(text)], vocab)
+    total, count, unk = 0.0, 0, 0
+    order = sorted(range(len(data)), key=lambda i: data.lengths[i])
+    batch: list[torch.Tensor] = []
+    with torch.inference_mode():
+        for k, i in enumerate(order):
+            batch.append(data[i])
+            if k + 1 == len(order) or sum(len(x) for x in batch) + len(data[order[k + 1]]) > batch_tokens:
+                b = pad_sentences(batch, vocab.pad_id)
+                total += float(sequence_nll(model, b["inputs"], b["targets"], b["mask"]).sum())
+                count += int(b["num_tokens"].sum())
+                unk += int(((b["targets"] == vocab.unk_id) & b["mask"]).sum())
+                batch = []
+    loss = total / max(count, 1)
+    res = {"model": str(model_path), "text": str(text), "bptt": n, "loss": loss, "ppl": math.exp(min(loss, 50.0)),
+           "tokens": count, "unk_share": unk / max(count, 1),
+           "parameters": sum(p.numel() for p in model.parameters())}
+    if out is not None:
+        with atomic_open(out) as f:
+            f.write(json.dumps(res) + "\n")
+    return res
