@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file to write; an existing directory (or a path ending in /) gets the URL's file name")
     p.add_argument("--md5", help="expected MD5 of the file (32 hex digits)")
     p.add_argument("--sha256", help="expected SHA-256 of the file (64 hex digits)")
-    p.add_argument("--extract-to", metavar="DIR", help="extract the (tar) archive into DIR")
+    p.add_argument("--extract-to", metavar="DIR", help="extract the archive (tar, tar.gz/bz2/xz or zip) into DIR")
     p.add_argument("--remove-archive", action="store_true",
                    help="delete the archive after a successful extraction (the marker in DIR remains)")
     p.add_argument("--retries", type=int, default=5, help="further attempts after a lost connection (default 5)")

@@ -407,8 +407,59 @@ def _archive_identity(archive: Path) -> dict[str, str]:
     return {"size": str(st.st_size), "mtime_ns": str(st.st_mtime_ns)}
 
 
+def _zip_as_tar_members(zf) -> list[tarfile.TarInfo]:
+    """The entries of a zip file described as tar members, so ``check_members`` judges both kinds
+    alike (a zip entry whose Unix mode says symlink counts as one, pointing to its content)."""
+    import stat
+
+    out = []
+    for info in zf.infolist():
+        m = tarfile.TarInfo(info.filename)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            m.type = tarfile.SYMTYPE
+            m.linkname = zf.read(info).decode("utf-8", "replace")
+        elif info.is_dir():
+            m.type = tarfile.DIRTYPE
+        out.append(m)
+    return out
+
+
+def _extract_zip(archive: Path, target_dir: Path, quiet: bool) -> None:
+    import shutil
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise S2SError(f"{archive}: not a readable zip archive ({e}); delete it and its .done marker and "
+                       f"download it again") from None
+    with zf:
+        members = _zip_as_tar_members(zf)
+        check_members(archive, members)
+        if any(m.issym() for m in members):
+            raise _member_error(archive, next(m for m in members if m.issym()), "symlinks in a zip are not extracted")
+        if not quiet:
+            _log(f"extracting {archive} ({len(members)} members) into {target_dir}")
+        target_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for info in zf.infolist():
+                dest = target_dir / info.filename
+                if info.is_dir():
+                    dest.mkdir(parents=True, exist_ok=True)
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                tmp = dest.with_name(dest.name + ".part")
+                with zf.open(info) as src, open(tmp, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                os.replace(tmp, dest)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+            raise S2SError(f"{archive}: truncated or corrupted archive ({e}); delete it and its .done marker "
+                           f"and download it again") from None
+
+
 def safe_extract(archive, target_dir, quiet: bool = False) -> Path:
-    """Extract a tar / tar.gz / tar.bz2 / tar.xz archive into ``target_dir`` safely.
+    """Extract a tar / tar.gz / tar.bz2 / tar.xz or zip archive into ``target_dir`` safely.
 
     Every member is checked first (see ``check_members``); nothing is written when one
     is refused. Extraction then uses tarfile's ``data`` filter as a second line of
@@ -423,6 +474,12 @@ def safe_extract(archive, target_dir, quiet: bool = False) -> Path:
     if marker.is_file() and read_marker(marker) == identity:
         if not quiet:
             _log(f"{archive}: already extracted into {target_dir}; skipping")
+        return target_dir
+    import zipfile
+
+    if zipfile.is_zipfile(archive):
+        _extract_zip(archive, target_dir, quiet)
+        write_marker(marker, identity)
         return target_dir
     try:
         tf = tarfile.open(archive, "r:*")

@@ -18,7 +18,8 @@ Data (``train_data``, ``valid_data``: one path or a list):
 
 Word-level language modelling (WikiText, Merity et al. 2016) uses ``token_list``
 of ``token_type: word`` (``prepare_tokens --kind word``) and ``bptt: N``: the text
-is then one stream, every line ended by ``</s>`` (WikiText's ``<eos>``), cut into
+is then one stream, every line ended by ``</s>`` (WikiText's ``<eos>``; the empty
+lines of a plain text file too, as the usual WikiText readers count them), cut into
 pieces of ``N`` predicted tokens; each piece starts from a zero state, as
 OpenSeq2Seq's WKTDataLayer does, and in training the cut points move by a random
 offset in ``[0, N)`` every epoch (its ``rand_start``) so that no token is always
@@ -51,8 +52,10 @@ log = logging.getLogger("s2s.lm")
 
 
 # ---------------------------------------------------------------------------- text
-def read_sentences(path) -> list[str]:
-    """The sentences of one data source (see the module docstring for the formats).
+def read_sentences(path, keep_empty: bool = False) -> list[str]:
+    """The sentences of one data source (see the module docstring for the formats); with
+    ``keep_empty`` the empty lines of a plain text file too (as ``""``: WikiText's blank lines,
+    each an end of line in the stream).
 
     Raises S2SError for a missing path, non-UTF-8 text (naming the line) and a
     source without a single sentence.
@@ -76,9 +79,9 @@ def read_sentences(path) -> list[str]:
             fields = line.split()
             if kaldi:
                 fields = fields[1:]
-            if fields:
+            if fields or (keep_empty and not kaldi):
                 out.append(" ".join(fields))
-    if not out:
+    if not any(out):
         raise S2SError(f"{path}: no sentences in it; check the path (an LM needs text to learn from)")
     return out
 
@@ -135,7 +138,7 @@ class LmStream:
         ids = array("i")
         unk_before = vocab.unk_count
         for src in sources:
-            for text in read_sentences(src):
+            for text in read_sentences(src, keep_empty=True):
                 ids.extend(vocab.encode(text))
                 ids.append(vocab.eos_id)
         n_unk = vocab.unk_count - unk_before
