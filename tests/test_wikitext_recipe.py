@@ -137,6 +137,13 @@ def test_zip_members_that_leave_the_target_are_refused(tmp_path, name):
         z.writestr("ok/fine.txt", "fine")
     safe_extract(good, tmp_path / "out")
     assert (tmp_path / "out/ok/fine.txt").read_text() == "fine"
+    link = zipfile.ZipInfo("ok/link")
+    link.external_attr = (0o120777 << 16)  # a Unix symlink entry
+    with zipfile.ZipFile(tmp_path / "l.zip", "w") as z:
+        z.writestr(link, "/etc/passwd")
+    with pytest.raises(S2SError, match="symlinks in a zip are not extracted"):
+        safe_extract(tmp_path / "l.zip", tmp_path / "out3")
+    assert not (tmp_path / "out3").exists()
     (tmp_path / "c.zip").write_bytes(b"PK\x03\x04" + b"\0" * 40)
     with pytest.raises(S2SError, match="zip|tar"):
         safe_extract(tmp_path / "c.zip", tmp_path / "out2")

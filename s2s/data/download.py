@@ -23,12 +23,15 @@ import hashlib
 import http.client
 import os
 import re
+import shutil
+import stat
 import sys
 import tarfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
@@ -407,38 +410,29 @@ def _archive_identity(archive: Path) -> dict[str, str]:
     return {"size": str(st.st_size), "mtime_ns": str(st.st_mtime_ns)}
 
 
-def _zip_as_tar_members(zf) -> list[tarfile.TarInfo]:
+def _zip_as_tar_members(archive: Path, zf: zipfile.ZipFile) -> list[tarfile.TarInfo]:
     """The entries of a zip file described as tar members, so ``check_members`` judges both kinds
-    alike (a zip entry whose Unix mode says symlink counts as one, pointing to its content)."""
-    import stat
-
+    alike; an entry whose Unix mode says symlink is refused (nothing in a zip needs one)."""
     out = []
     for info in zf.infolist():
         m = tarfile.TarInfo(info.filename)
-        mode = info.external_attr >> 16
-        if stat.S_ISLNK(mode):
-            m.type = tarfile.SYMTYPE
-            m.linkname = zf.read(info).decode("utf-8", "replace")
-        elif info.is_dir():
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise _member_error(archive, m, "symlinks in a zip are not extracted")
+        if info.is_dir():
             m.type = tarfile.DIRTYPE
         out.append(m)
     return out
 
 
 def _extract_zip(archive: Path, target_dir: Path, quiet: bool) -> None:
-    import shutil
-    import zipfile
-
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as e:
         raise S2SError(f"{archive}: not a readable zip archive ({e}); delete it and its .done marker and "
                        f"download it again") from None
     with zf:
-        members = _zip_as_tar_members(zf)
+        members = _zip_as_tar_members(archive, zf)
         check_members(archive, members)
-        if any(m.issym() for m in members):
-            raise _member_error(archive, next(m for m in members if m.issym()), "symlinks in a zip are not extracted")
         if not quiet:
             _log(f"extracting {archive} ({len(members)} members) into {target_dir}")
         target_dir.mkdir(parents=True, exist_ok=True)
@@ -475,8 +469,6 @@ def safe_extract(archive, target_dir, quiet: bool = False) -> Path:
         if not quiet:
             _log(f"{archive}: already extracted into {target_dir}; skipping")
         return target_dir
-    import zipfile
-
     if zipfile.is_zipfile(archive):
         _extract_zip(archive, target_dir, quiet)
         write_marker(marker, identity)

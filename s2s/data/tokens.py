@@ -25,7 +25,7 @@ Then the units:
   language models: WikiText's own ``<unk>`` is ours); every token starts a word.
 
 A vocabulary lives in a ``data/lang`` directory: ``tokens.txt`` (``token id`` per
-line), ``token_type`` (char, bpe or unigram), ``normalization`` (lowercase or none:
+line), ``token_type`` (char, bpe, unigram or word), ``normalization`` (lowercase or none:
 applied by ``encode``) and, for subwords, ``bpe.model``. Checkpoints embed it
 (``to_dict``), so a trained model needs nothing beside it.
 """

@@ -273,15 +273,17 @@ def evaluate_lm(model_path, text, out=None, bptt: int | None = None, batch_token
     total, count, unk = 0.0, 0, 0
     order = sorted(range(len(data)), key=lambda i: data.lengths[i])
     batch: list[torch.Tensor] = []
+    size = 0
     with torch.inference_mode():
         for k, i in enumerate(order):
             batch.append(data[i])
-            if k + 1 == len(order) or sum(len(x) for x in batch) + len(data[order[k + 1]]) > batch_tokens:
+            size += len(batch[-1])
+            if k + 1 == len(order) or size + data.lengths[order[k + 1]] + 1 > batch_tokens:
                 b = pad_sentences(batch, vocab.pad_id)
                 total += float(sequence_nll(model, b["inputs"], b["targets"], b["mask"]).sum())
                 count += int(b["num_tokens"].sum())
                 unk += int(((b["targets"] == vocab.unk_id) & b["mask"]).sum())
-                batch = []
+                batch, size = [], 0
     loss = total / max(count, 1)
     res = {"model": str(model_path), "text": str(text), "bptt": n, "loss": loss, "ppl": math.exp(min(loss, 50.0)),
            "tokens": count, "unk_share": unk / max(count, 1),

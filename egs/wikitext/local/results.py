@@ -32,9 +32,9 @@ def main() -> None:
     p.add_argument("model", type=Path)
     a = p.parse_args()
     ppl = {s: json.loads((a.model.parent / f"ppl_{s}.json").read_text()) for s in ("dev", "test")}
-    import torch
+    from s2s.models.checkpoint import checkpoint_meta, read_checkpoint
 
-    meta = torch.load(a.model, map_location="cpu", weights_only=False)["meta"]
+    meta = checkpoint_meta(read_checkpoint(a.model), a.model)
     cell = (meta["model"]["args"].get("lm_conf") or {}).get("cell", "lstm")
     key = f"| {a.dataset} | {a.model.parent.name} |"
     row = (f"{key} {cell} | {ppl['test']['parameters']:,} | {ppl['dev']['ppl']:.2f} | {ppl['test']['ppl']:.2f} "
