@@ -47,6 +47,7 @@ setup(
     extras_require={
         "lm": ["kenlm", "flashlight-text", "pyctcdecode"],
         "mt": ["sacrebleu"],
+        "images": ["scikit-learn"],  # egs/mini_image: the UCI digits scikit-learn ships
         "export": ["onnx", "onnxruntime", "sherpa-onnx"],
         "test": ["pytest", "pytest-xdist", "pytest-timeout", "ruff", "import-linter"],
     },

@@ -47,7 +47,7 @@ if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
     $pip install torch==2.13.0 2>/dev/null || $pip install torch --index-url https://download.pytorch.org/whl/cpu
   fi
 fi
-$pip install -e ".[lm,test,export,mt]"
+$pip install -e ".[lm,test,export,mt,images]"
 bash tools/install_kenlm.sh
 echo "$want" > "$stamp"
 echo "tools/setup.sh: done ($venv)"

@@ -6,7 +6,10 @@ over ranks (each rank gets about ``batch_frames`` padded frames). Losses are
 normalised by the global batch size, so N ranks compute exactly the gradient that
 one process computes on the whole global batch.
 
-The order of batches in an epoch is a pure function of (seed, epoch), so a resumed
+Batches are re-drawn every epoch: items of equal length are ordered at random before the
+buckets are cut, so equal-length data (fixed-length clips, images, bptt pieces) does not keep the
+same batch companions, or batches of one class when the data dir is sorted by label, for the whole
+run. The batches of an epoch and their order are a pure function of (seed, epoch), so a resumed
 run only needs the epoch and the position inside it.
 """
 
@@ -16,14 +19,21 @@ import random
 
 
 def bucket_batches(lengths: list[int], batch_frames: int, max_batch_size: int = 10**9,
-                   min_batch_size: int = 1) -> list[list[int]]:
+                   min_batch_size: int = 1, tie_seed: int | None = None) -> list[list[int]]:
     """Group indices sorted by length into batches whose padded size fits ``batch_frames``.
 
     A single item longer than ``batch_frames`` still forms its own batch. Batches
     smaller than ``min_batch_size`` (only possible at the end) are merged into
-    their neighbour.
+    their neighbour. Items of equal length keep their index order, or with ``tie_seed``
+    a random order drawn from it (the batch sizes do not depend on it).
     """
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    n = len(lengths)
+    if tie_seed is None:
+        order = sorted(range(n), key=lambda i: (lengths[i], i))
+    else:
+        ties = list(range(n))
+        random.Random(tie_seed).shuffle(ties)
+        order = sorted(range(n), key=lambda i: (lengths[i], ties[i]))
     batches: list[list[int]] = []
     cur: list[int] = []
     cur_max = 0
@@ -66,18 +76,27 @@ class BucketSampler:
         self.seed = seed
         self.sortagrad = sortagrad
         self.shuffle = shuffle
-        self.global_batches = bucket_batches(
-            lengths, batch_frames * world_size, max_batch_size * world_size, min_batch_size=world_size
-        )
+        self.lengths = list(lengths)
+        self._args = (batch_frames * world_size, max_batch_size * world_size, world_size)
+        self.global_batches = bucket_batches(self.lengths, *self._args)
+        self._cached: tuple[int | None, list[list[int]]] = (None, [])
 
     def __len__(self) -> int:
         return len(self.global_batches)
 
     def epoch_global_batches(self, epoch: int) -> list[list[int]]:
-        batches = list(self.global_batches)
-        if self.shuffle and not (self.sortagrad and epoch == 0):
-            random.Random(self.seed * 100003 + epoch).shuffle(batches)
-        return batches
+        """The global batches of ``epoch`` in their order: without ``shuffle`` the fixed index-order
+        buckets; else buckets re-cut with ties in length drawn at random, in random order (ascending
+        length in epoch 0 with sortagrad)."""
+        if not self.shuffle:
+            return list(self.global_batches)
+        if self._cached[0] != epoch:
+            seed = self.seed * 100003 + epoch
+            batches = bucket_batches(self.lengths, *self._args, tie_seed=seed)
+            if not (self.sortagrad and epoch == 0):
+                random.Random(seed).shuffle(batches)
+            self._cached = (epoch, batches)
+        return [list(b) for b in self._cached[1]]
 
     def shard(self, batch: list[int]) -> list[int]:
         """This rank's part of a global batch (round-robin keeps lengths balanced)."""

@@ -58,18 +58,19 @@ def checkpoint_meta(ckpt: dict, path) -> dict:
     return meta
 
 
-def load_model(path, device: str | torch.device = "cpu", task: str | None = None):
+def load_model(path, device: str | torch.device = "cpu", task: str | tuple[str, ...] | None = None):
     """Rebuild the model a checkpoint holds, load its weights, eval mode: ``(model, meta)``.
 
-    ``task``: the kind of model the caller can use (asr, classify, lm, tts); another
-    kind is an S2SError naming the file.
+    ``task``: the kind of model the caller can use (asr, classify, lm, tts), or a tuple of
+    kinds; another kind is an S2SError naming the file.
     """
     from s2s.models.registry import build_model
 
     ckpt = read_checkpoint(path)
     meta = checkpoint_meta(ckpt, path)
-    if task is not None and meta["task"] != task:
-        raise S2SError(f"{path}: a {meta['task']!r} model; this needs a {task!r} model")
+    tasks = (task,) if isinstance(task, str) else task
+    if tasks is not None and meta["task"] not in tasks:
+        raise S2SError(f"{path}: a {meta['task']!r} model; this needs a {' or '.join(map(repr, tasks))} model")
     spec = meta["model"]
     model = build_model(spec["name"], spec["args"], context=str(path))
     try:

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from s2s.errors import S2SError
 from s2s.models.registry import MODELS
-from s2s.registry import Registry
+from s2s.registry import Registry, check_kwargs
 
 LMS = Registry("lm")
 
@@ -151,16 +151,21 @@ class FactorizedLSTM(nn.Module):
         self.w1_hidden = nn.Linear(hidden, rank, bias=False)
         self.w2 = nn.Linear(rank, 4 * hidden)
 
-    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None):
-        """x (B, T, p) -> outputs (B, T, n) and the last (h, c), each (B, n)."""
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None, lengths: Tensor | None = None):
+        """x (B, T, p) -> outputs (B, T, n) and the last (h, c), each (B, n); with ``lengths`` the last
+        state of each row is the one after its last valid step (right padding)."""
         b = x.size(0)
         h, c = state if state is not None else (x.new_zeros(b, self.hidden_size), x.new_zeros(b, self.hidden_size))
         xr = self.w1_input(x)
         out = []
         for t in range(x.size(1)):
             i, f, g, o = self.w2(xr[:, t] + self.w1_hidden(h)).chunk(4, -1)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-            h = torch.sigmoid(o) * torch.tanh(c)
+            c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h_new = torch.sigmoid(o) * torch.tanh(c_new)
+            if lengths is not None:
+                live = (t < lengths).to(x.device)[:, None]
+                c_new, h_new = torch.where(live, c_new, c), torch.where(live, h_new, h)
+            h, c = h_new, c_new
             out.append(h)
         return torch.stack(out, 1), (h, c)
 
@@ -180,19 +185,31 @@ class GroupLSTM(nn.Module):
         self.groups = nn.ModuleList(nn.LSTM(input_size // groups, hidden // groups, batch_first=True)
                                     for _ in range(groups))
 
-    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None):
-        """x (B, T, p) -> outputs (B, T, n) and the last (h, c), each (B, n)."""
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None, lengths: Tensor | None = None):
+        """x (B, T, p) -> outputs (B, T, n) and the last (h, c), each (B, n) (after each row's last valid
+        step with ``lengths``)."""
         k = len(self.groups)
         xs = x.chunk(k, -1)
         hs = state[0].chunk(k, -1) if state is not None else [None] * k
         cs = state[1].chunk(k, -1) if state is not None else [None] * k
         outs, hn, cn = [], [], []
         for rnn, xi, hi, ci in zip(self.groups, xs, hs, cs):
-            y, (h, c) = rnn(xi, None if hi is None else (hi[None].contiguous(), ci[None].contiguous()))
+            y, (h, c) = run_rnn(rnn, xi, None if hi is None else (hi[None].contiguous(), ci[None].contiguous()),
+                                lengths)
             outs.append(y)
             hn.append(h[0])
             cn.append(c[0])
         return torch.cat(outs, -1), (torch.cat(hn, -1), torch.cat(cn, -1))
+
+
+def run_rnn(rnn: nn.LSTM, x: Tensor, hc, lengths: Tensor | None):
+    """A batch-first ``nn.LSTM`` over right-padded ``x``; with ``lengths`` the sequences are packed so
+    that the returned (h, c) are each row's state after its own last step."""
+    if lengths is None:
+        return rnn(x, hc)
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    y, hc = rnn(packed, hc)
+    return nn.utils.rnn.pad_packed_sequence(y, batch_first=True, total_length=x.size(1))[0], hc
 
 
 @LMS.register("lstm")
@@ -248,18 +265,19 @@ class LstmLM(nn.Module):
             weight = weight * weight.new_empty(weight.size(0), 1).bernoulli_(keep) / keep
         return self.dropout(F.embedding(tokens, weight))
 
-    def _layers(self, x: Tensor, state: dict | None):
-        """Run the recurrent layers; returns outputs (B, T, n) and the new state (h, c: (B, layers, n))."""
+    def _layers(self, x: Tensor, state: dict | None, lengths: Tensor | None = None):
+        """Run the recurrent layers; returns outputs (B, T, n) and the new state (h, c: (B, layers, n)),
+        with ``lengths`` each row's state after its last valid step."""
         if self.cell == "lstm":
             hc = None if state is None else (state["h"].transpose(0, 1).contiguous(),
                                              state["c"].transpose(0, 1).contiguous())
-            y, (h, c) = self.rnn(x, hc)
+            y, (h, c) = run_rnn(self.rnn, x, hc, lengths)
             return y, {"h": h.transpose(0, 1), "c": c.transpose(0, 1)}
         hs, cs = [], []
         for k, layer in enumerate(self.rnn):
             if k:
                 x = self.dropout(x)
-            x, (h, c) = layer(x, None if state is None else (state["h"][:, k], state["c"][:, k]))
+            x, (h, c) = layer(x, None if state is None else (state["h"][:, k], state["c"][:, k]), lengths)
             hs.append(h)
             cs.append(c)
         return x, {"h": torch.stack(hs, 1), "c": torch.stack(cs, 1)}
@@ -278,6 +296,43 @@ class LstmLM(nn.Module):
         """Next-token logits (N, V) after feeding ``tokens`` (N,) to the prefixes ``state`` holds."""
         y, new = self._layers(self._embed(tokens[:, None]), state)
         return self.out(self.proj(self.dropout(y[:, 0]))), new
+
+
+class LstmClassifier(LstmLM):
+    """The LSTM LM with its output layer replaced by a classification head (OpenSeq2Seq's sentiment
+    model, "the same one we use for the LSTM language model, except that the last output dimension is
+    the number of classes"): the last layer's hidden state after each sequence's last token (and, with
+    ``use_cell_state``, its cell state too) -> dropout -> linear -> class logits (B, C).
+
+    Parameter names are the LM's (``embed.``, ``rnn.``), so ``init_from`` an LM checkpoint copies the
+    embedding and the recurrent layers; the LM's ``out.`` and ``proj.`` are not part of this model.
+    """
+
+    def __init__(self, vocab_size: int, num_classes: int, use_cell_state: bool = False, head_dropout: float = 0.0,
+                 **lm_conf):
+        super().__init__(vocab_size, **lm_conf)
+        del self.out
+        self.proj = nn.Identity()
+        self.use_cell_state = use_cell_state
+        self.head_dropout = nn.Dropout(head_dropout)
+        self.head = nn.Linear(self.hidden * (2 if use_cell_state else 1), num_classes)
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """Class logits (B, C) of right-padded token ids (B, L) with ``lengths`` (B,)."""
+        _, state = self._layers(self._embed(tokens), None, lengths)
+        feats = state["h"][:, -1]
+        if self.use_cell_state:
+            feats = torch.cat([feats, state["c"][:, -1]], -1)
+        return self.head(self.head_dropout(feats))
+
+
+@MODELS.register("text_classifier")
+def build_text_classifier(lm_conf: dict | None, vocab_size: int, num_classes: int, use_cell_state: bool = False,
+                          head_dropout: float = 0.0) -> LstmClassifier:
+    """An ``LstmClassifier`` whose body is the ``lstm`` LM with ``lm_conf`` (keys checked against it)."""
+    lm_conf = dict(lm_conf or {})
+    check_kwargs(LstmLM, lm_conf, "lm_conf", skip={"vocab_size": None})
+    return LstmClassifier(vocab_size, num_classes, use_cell_state, head_dropout, **lm_conf)
 
 
 @MODELS.register("lm")

@@ -223,6 +223,9 @@ def collate_classify(items: list[dict]) -> dict:
             "targets": torch.tensor([it["target"] for it in items], dtype=torch.long)}
 
 
+COLLATE = collate_classify  # what evaluate_classifier batches this task's evaluation items with
+
+
 # ---------------------------------------------------------------------------- task
 @TASKS.register("classify")
 class ClassifyTask(Task):
@@ -358,10 +361,23 @@ def dataset_from_meta(model, meta: dict, data_dir: str, need_labels: bool = True
     return ClassifyDataset([data_dir], list(meta["labels"]), shape, need_labels=need_labels)
 
 
+# Tasks whose checkpoints evaluate_classifier takes: task -> (module, its dataset_from_meta, collate).
+CLASSIFIER_TASKS = {"classify": "s2s.tasks.classify", "image": "s2s.tasks.image",
+                    "text_classify": "s2s.tasks.text_classify"}
+
+
+def _reader(task: str):
+    """(dataset_from_meta, collate) of a classifier task's module."""
+    import importlib
+
+    mod = importlib.import_module(CLASSIFIER_TASKS[task])
+    return mod.dataset_from_meta, mod.COLLATE
+
+
 @torch.no_grad()
-def classify(model, dataset, batch_size: int, device) -> tuple[list[str], torch.Tensor]:
-    """Utterance ids and class posteriors (N, C) of every clip of ``dataset``, in its order."""
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_classify)
+def classify(model, dataset, batch_size: int, device, collate=collate_classify) -> tuple[list[str], torch.Tensor]:
+    """Item ids and class posteriors (N, C) of every item of ``dataset``, in its order."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
     ids, posts = [], []
     for batch in loader:
         logits = model(batch["feats"].to(device), batch["lengths"].to(device)).float()
@@ -372,9 +388,11 @@ def classify(model, dataset, batch_size: int, device) -> tuple[list[str], torch.
 
 def evaluate_classifier(model_path, data, out, batch_size: int = 64, device: str = "cpu", results=None,
                         tag: str | None = None, set_name: str | None = None) -> str | None:
-    """Classify the clips of ``data`` with a trained model: OUT/hyp, OUT/labels.txt, OUT/posteriors.txt and,
-    when the data dir has reference labels, the scores (printed; a RESULTS.md row with ``results``)."""
-    from s2s.data.datadir import read_table, write_table
+    """Classify the items of ``data`` (clips, images or texts, as the checkpoint's task reads them) with a
+    trained model: OUT/hyp, OUT/labels.txt, OUT/posteriors.txt and, when the data dir has reference labels,
+    the scores (printed; OUT/scores.json with top-1 and top-5; a RESULTS.md row with ``results``)."""
+    import json
+
     from s2s.io import atomic_open
     from s2s.models.checkpoint import load_model
     from s2s.score import classification
@@ -383,13 +401,16 @@ def evaluate_classifier(model_path, data, out, batch_size: int = 64, device: str
         raise S2SError("--results needs --tag NAME (the experiment's name in the table)")
     if batch_size < 1:
         raise S2SError(f"--batch-size must be >= 1, got {batch_size}")
-    model, meta = load_model(model_path, device, task="classify")
-    has_ref = DataDir(data).has("text")
-    dataset = dataset_from_meta(model, meta, data, need_labels=has_ref)
-    ids, posts = classify(model, dataset, batch_size, device)
+    model, meta = load_model(model_path, device, task=tuple(CLASSIFIER_TASKS))
+    dataset_from, collate = _reader(meta["task"])
+    has_ref = (Path(data) / ("utt2label" if meta["task"] == "text_classify" else "text")).is_file()
+    dataset = dataset_from(model, meta, data, need_labels=has_ref)
+    ids, posts = classify(model, dataset, batch_size, device, collate)
     labels = meta["labels"]
     out = Path(out)
     hyp = {u: labels[int(k)] for u, k in zip(ids, posts.argmax(-1).tolist())}
+    from s2s.data.datadir import write_table
+
     write_table(out / "hyp", hyp)
     with atomic_open(out / "labels.txt") as f:
         f.writelines(label + "\n" for label in labels)
@@ -398,10 +419,17 @@ def evaluate_classifier(model_path, data, out, batch_size: int = 64, device: str
             f.write(u + " " + " ".join(f"{x:.5f}" for x in p) + "\n")
     if not has_ref:
         return None
-    ref = {u: lab for u, lab in read_table(DataDir(data).file("text")).items() if u in set(dataset.ids)}
+    ref = {u: labels[t] for u, t in zip(dataset.ids, dataset.targets)}
     report = classification.classification_report(ref, hyp, labels=labels, hyp_name=str(out / "hyp"))
     classification.write_report(report, out)
+    targets = torch.tensor(dataset.targets, dtype=torch.long)
+    k = min(5, posts.size(1))
+    top5 = 100.0 * float((posts.topk(k, -1).indices == targets[:, None]).any(-1).float().mean())
+    with atomic_open(out / "scores.json") as f:
+        json.dump({"accuracy": report.accuracy, "top5": top5, "macro_f1": 100 * report.macro_f1,
+                   "errors": report.errors, "n": report.n}, f, indent=1)
     if results:
         classification.append_results(results, tag, set_name or Path(data).name, report)
-    print(report.summary_line())
-    return report.summary_line()
+    line = report.summary_line() + (f", top-5 {top5:.2f}" if posts.size(1) > 5 else "")
+    print(line)
+    return line
