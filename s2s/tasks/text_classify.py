@@ -3,9 +3,10 @@
 OpenSeq2Seq's transfer learning (example_configs/transfer): the classifier is the LSTM LM with a
 classification head in place of the output layer (``s2s.models.lm.LstmClassifier``), and
 ``init_from: LM_EXP/model.pt`` copies the trained LM's embedding and LSTM layers into it. For that
-the documents must be tokenised as the LM's text was and read in the LM's vocabulary:
-``token_list`` is the LM's lang dir (a different vocabulary re-initialises the embedding, see
-``s2s.train.init``).
+the documents must be tokenised as the LM's text was and read in the LM's vocabulary. With
+``init_from`` an LM checkpoint, ``lm_conf`` (when empty) and the vocabulary (when ``token_list`` is
+not set) are the LM's own, so the body has exactly the LM's shape; ``token_list`` names another
+lang dir (a different vocabulary re-initialises the embedding, see ``s2s.train.init``).
 
 Data dirs hold ``text`` (``<id> <document>``, tokenised words separated by spaces) and
 ``utt2label`` (``<id> <label>``); the classes and their order come from ``labels`` (one per line;
@@ -94,7 +95,7 @@ class TextClassifyTask(Task):
     cost_unit = "tokens"
     throughput_unit = "documents"
     defaults = {
-        "token_list": "data/lang",
+        "token_list": None,
         "labels": None,
         "max_length": 256,
         "lm_conf": {},
@@ -105,10 +106,11 @@ class TextClassifyTask(Task):
         "max_batch_size": 32,
     }
     help = {
-        "token_list": "the lang dir of the LM the classifier starts from (its vocabulary)",
+        "token_list": "lang dir of the vocabulary; default: the vocabulary of the init_from LM",
         "labels": "labels file (one class per line, the class order); default: labels.txt beside the training dir",
         "max_length": "a document is cut to its last this many tokens (IMDB 256, SST 96 in OpenSeq2Seq)",
-        "lm_conf": "the LSTM body, as the LM's lm_conf (cell, embed_dim, hidden, num_layers, dropout, ...)",
+        "lm_conf": "the LSTM body, as the LM's lm_conf (cell, embed_dim, hidden, num_layers, dropout, ...); "
+                   "empty: the init_from LM's",
         "use_cell_state": "the head also sees the last cell state (OpenSeq2Seq's use_cell_state)",
         "head_dropout": "dropout before the classification layer",
         "label_smoothing": "label smoothing of the cross-entropy loss",
@@ -118,7 +120,17 @@ class TextClassifyTask(Task):
 
     def __init__(self, conf: dict):
         super().__init__(conf)
-        self.vocab = Vocabulary.load(conf["token_list"])
+        self.lm_conf = dict(conf.get("lm_conf") or {})
+        lm_meta = self._lm_meta(conf.get("init_from")) if conf.get("init_from") else None
+        if not self.lm_conf and lm_meta is not None:
+            self.lm_conf = dict(lm_meta["model"]["args"].get("lm_conf") or {})
+        if conf.get("token_list"):
+            self.vocab = Vocabulary.load(conf["token_list"])
+        elif lm_meta is not None:
+            self.vocab = Vocabulary.from_dict(lm_meta["vocab"], source=f"{conf['init_from']} (init_from)")
+        else:
+            raise S2SError("text_classify: set token_list (the lang dir of the LM's vocabulary) or init_from "
+                           "(an LM checkpoint, whose vocabulary is then used)")
         first = (as_list(conf.get("train_data")) or [None])[0]
         if conf.get("labels"):
             self.labels = read_labels(conf["labels"])
@@ -130,6 +142,20 @@ class TextClassifyTask(Task):
             raise S2SError("config key 'labels' is not set and there is no train_data to find labels.txt beside")
         if int(conf["max_length"]) < 1:
             raise S2SError(f"config key 'max_length' must be >= 1, got {conf['max_length']}")
+
+    @staticmethod
+    def _lm_meta(path) -> dict:
+        from s2s.models.checkpoint import checkpoint_meta, read_checkpoint
+
+        try:
+            meta = checkpoint_meta(read_checkpoint(path), path)
+        except S2SError as e:
+            raise S2SError(f"init_from: {e}") from None
+        if meta["task"] != "lm" or meta["model"]["args"].get("lm") != "lstm":
+            what = meta["model"]["args"].get("lm") if meta["task"] == "lm" else meta["task"]
+            raise S2SError(f"init_from: {path}: a {what!r} model; text_classify starts from an LSTM LM "
+                           f"(task lm, lm: lstm), or from scratch without init_from")
+        return meta
 
     def dataset(self, split: str):
         key = "train_data" if split == "train" else "valid_data"
@@ -146,7 +172,7 @@ class TextClassifyTask(Task):
         return float(len(batch["ids"]))
 
     def model_args(self) -> dict:
-        return {"lm_conf": dict(self.conf.get("lm_conf") or {}), "vocab_size": len(self.vocab),
+        return {"lm_conf": dict(self.lm_conf), "vocab_size": len(self.vocab),
                 "num_classes": len(self.labels), "use_cell_state": bool(self.conf["use_cell_state"]),
                 "head_dropout": float(self.conf["head_dropout"])}
 
