@@ -1,4 +1,4 @@
-"""Classify the clips of a data dir with a trained model and score them.
+"""Classify the clips, images or documents of a data dir with a trained classifier and score them.
 
     python -m s2s.bin.evaluate_classifier --model exp/NAME/checkpoints/last.pt --data data/v1-12/test \\
         --out exp/NAME/eval_test [--results RESULTS.md --tag NAME --set v1-12/test]
@@ -8,9 +8,13 @@ Writes OUT/hyp (``utt label``, Kaldi text format) and OUT/posteriors.txt
 a ``text`` with the reference labels it also writes OUT/classification.txt
 (accuracy, per-class precision/recall/F1, confusion matrix), OUT/confusion.txt
 and OUT/confusion.png, prints the summary line and, with --results/--tag, puts
-the (tag, set) row into that RESULTS.md table. Features come from DATA/feats.scp
-when present (they must have been computed with the model's frontend), else from
-the audio; every clip is padded/cut to the training clip length.
+the (tag, set) row into that RESULTS.md table; OUT/scores.json holds top-1, top-5 and
+macro-F1. The checkpoint's task says how the data dir is read:
+
+- ``classify`` (keyword spotting): features from DATA/feats.scp when present (computed with
+  the model's frontend), else from the audio; every clip padded/cut to the training length;
+- ``image``: DATA/images.scp and DATA/text (labels), resized and centre-cropped as in validation;
+- ``text_classify``: DATA/text (documents) and DATA/utt2label, in the model's vocabulary.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evaluate_classifier", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="checkpoint (exp/NAME/checkpoints/*.pt)")
-    p.add_argument("--data", required=True, help="data dir (wav.scp or feats.scp; text for scoring)")
+    p.add_argument("--data", required=True, help="data dir (wav.scp/feats.scp, images.scp or text; labels for "
+                                                 "scoring)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default cpu)")
