@@ -85,6 +85,21 @@ def data(tmp_path_factory):
     for u in texts:  # vocoders read the audio under the features
         sf.write(wav_dir / f"{u}.wav", (0.1 * rng.standard_normal(22050)).astype(np.float32), 22050)
     (tts / "wav.scp").write_text("".join(f"{u} {wav_dir / u}.wav\n" for u in sorted(texts)))
+    # images: an image data dir (images.scp + text) of two classes
+    from PIL import Image
+
+    images = root / "images" / "train"
+    images.mkdir(parents=True)
+    items = {f"img{i:02d}": ("cat" if i % 2 else "dog") for i in range(4)}
+    for u in items:
+        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(images / f"{u}.png")
+    (images / "images.scp").write_text("".join(f"{u} {images / u}.png\n" for u in sorted(items)))
+    (images / "text").write_text("".join(f"{u} {lab}\n" for u, lab in sorted(items.items())))
+    # sentiment: documents (text) with their labels (utt2label)
+    docs = root / "docs" / "train"
+    docs.mkdir(parents=True)
+    (docs / "text").write_text("d1 the only sense\nd2 in the printing\n")
+    (docs / "utt2label").write_text("d1 pos\nd2 neg\n")
     return root, corpus, kws, tts
 
 
@@ -108,6 +123,9 @@ def test_config_dry_run(config, data):
         "classify": ["--train_data", str(kws), "--valid_data", str(kws)],
         "tts": ["--train_data", str(tts), "--valid_data", str(tts)],
         "vocoder": ["--train_data", str(tts), "--valid_data", str(tts)],
+        "image": ["--train_data", str(root / "images/train"), "--valid_data", str(root / "images/train")],
+        "text_classify": ["--train_data", str(root / "docs/train"), "--valid_data", str(root / "docs/train"),
+                          "--token_list", str(corpus["lang"])],
     }[task]
     if conf.get("init_from"):  # a model the recipe trains first (checked in test_init_from_configs_name_their_source)
         args += ["--init_from", "null"]

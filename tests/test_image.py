@@ -264,7 +264,7 @@ def test_mini_image_recipe_writes_digits_trains_and_tables_next_to_an_svm(tmp_pa
     for name in ("run.sh", "cmd.sh", "path.sh", "conf", "local", "utils"):
         os.symlink(ROOT / "egs/mini_image" / name, work / name)
     run_recipe(work, "--configs", "conf/resnet_v15.yaml", "--train-args",
-               "--max_epochs 6 --scheduler_conf.warmup_steps 20 --scheduler_conf.total_epochs 6", "--ngpu", "0")
+               "--max_epochs 6 --scheduler_conf.warmup_epochs 1 --scheduler_conf.total_epochs 6", "--ngpu", "0")
     counts = {s: len((work / f"data/{s}/images.scp").read_text().splitlines()) for s in ("train", "val", "test")}
     assert counts == {"train": 1078, "val": 359, "test": 360}  # 1797 digits, 60/20/20 per class
     with Image.open((work / "data/train/images.scp").read_text().split()[1]) as im:

@@ -56,7 +56,7 @@ def trained(tmp_path_factory) -> Path:
             "decoder_conf": {"d_model": 64, "num_heads": 4, "num_layers": 2, "ff_dim": 128, "dropout": 0.0},
             "model_conf": {"share_embeddings": True, "dropout": 0.0}, "label_smoothing": 0.1,
             "optim": "adam", "optim_conf": {"lr": 0.003}, "scheduler": "cosine", "scheduler_conf": {"warmup_steps": 50},
-            "max_epochs": 15, "batch_frames": 2000, "log_every_steps": 1000}
+            "max_epochs": 30, "batch_frames": 2000, "log_every_steps": 1000}
     (root / "mt.yaml").write_text(yaml.safe_dump(conf))
     proc = run("s2s.bin.train", "--config", "mt.yaml", "--exp-dir", "exp/mt", cwd=root)
     assert proc.returncode == 0, proc.stderr

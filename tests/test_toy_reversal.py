@@ -27,7 +27,7 @@ SIZES = {"transformer": {"d_model": 64, "num_heads": 4, "num_layers": 2, "ff_dim
          "convs2s": {"layers": [[64, 3, 4]], "dropout": 0.0}}
 # (epochs, peak lr) where the default (12, 0.002) is not enough: the RNN pair learns the alignment
 # more slowly (0 % after 12 epochs at 0.002), and Transformer -> ConvS2S stopped at 97.5 %.
-BUDGET = {("rnn", "rnn"): (16, 0.006), ("transformer", "convs2s"): (16, 0.003)}
+BUDGET = {("rnn", "rnn"): (16, 0.006), ("transformer", "convs2s"): (16, 0.003), ("transformer", "transformer"): (14, 0.002)}
 
 
 @pytest.fixture(scope="module")
