@@ -19,8 +19,12 @@ by the matrix products.
 CTranslate2 (on unless ``--no-ct2``): the same s2s weights written into a CTranslate2 Transformer
 (benchmarks/ct2_convert.py), the same sources, beam, forced length (``tgt_len + 1`` decoder steps,
 the tokens s2s never emits suppressed) and thread count, timed in float32 and in its ``int8``
-compute type, in turns with s2s in float32 (packed, as s2s-translate) and in int8
-(``s2s-translate --dtype int8``: PyTorch's dynamically quantized linear layers). Output check:
+compute type, against s2s in float32 (packed, as s2s-translate) and in int8
+(``s2s-translate --dtype int8``: PyTorch's dynamically quantized linear layers). CTranslate2 runs
+in a process of its own (this script with ``--ct2-worker``): loaded into the same process, its
+thread pool slowed s2s's beam search by about 17 % (13.5 -> 11.2 sentences per second at batch 16
+on this machine), so each engine is timed alone; the worker runs before s2s, best of
+``--repeats``. Output check:
 greedy decoding (the same argmax at every step in both when the arithmetic agrees) compared token
 by token, per precision; beam search can end differently, since CTranslate2 cannot force ``</s>``
 at the last step and so ranks the beams on a last ordinary token where s2s and transformers score
@@ -157,6 +161,44 @@ def run_hf(model, src, lengths, beam, tgt_len, use_cache) -> list[int]:
     return [int(((row != PAD) & (row != EOS) & (row != BOS)).sum()) for row in out]
 
 
+def sources(a) -> tuple[torch.Tensor, torch.Tensor]:
+    """The benchmark's source ids (N, src_len) and lengths, the same in every process."""
+    g = torch.Generator().manual_seed(1)
+    lengths = torch.randint(a.src_len // 2, a.src_len + 1, (a.sentences,), generator=g)
+    src = torch.randint(5, VOCAB, (a.sentences, a.src_len), generator=g)
+    src[:, 0] = 5
+    for i, n in enumerate(lengths.tolist()):
+        src[i, n - 1] = EOS
+        src[i, n:] = PAD
+    return src, lengths
+
+
+def ct2_worker(a, src, lengths, sizes) -> None:
+    """Time CTranslate2 (float32 and int8, each batch size, best of ``--repeats`` after a warm-up) on the
+    s2s weights of seed 0 in this process, and write the times and its greedy outputs to ``a.ct2_worker``."""
+    import json
+
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as d:
+        ct2 = Ct2(s2s_model(pack=False), a.threads, Path(d))
+        res = {"best": {}, "greedy": {}}
+        for dtype in ("float32", "int8"):
+            fn = ct2.run(dtype)
+            res["best"][dtype] = {}
+            for bs in sizes:
+                batches = [(src[i:i + bs], lengths[i:i + bs]) for i in range(0, a.sentences, bs)]
+                fn(None, *batches[0], a.beam, a.tgt_len, True)  # warm-up
+                best = float("inf")
+                for _ in range(a.repeats):
+                    t0 = time.perf_counter()
+                    lens = [n for b in batches for n in fn(None, *b, a.beam, a.tgt_len, True)]
+                    best = min(best, time.perf_counter() - t0)
+                    assert all(n == a.tgt_len for n in lens), f"ctranslate2: lengths {sorted(set(lens))}"
+                res["best"][dtype][str(bs)] = best
+            res["greedy"][dtype] = ct2.hyps(dtype, src, lengths, 1, a.tgt_len, sizes[-1])
+    Path(a.ct2_worker).write_text(json.dumps(res))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sentences", type=int, default=32)
@@ -169,6 +211,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3, help="timed runs of each, in turns (the best is reported)")
     p.add_argument("--no-ct2", dest="ct2", action="store_false", help="skip CTranslate2 and the int8 rows")
+    p.add_argument("--ct2-worker", metavar="JSON", default=None,
+                   help=argparse.SUPPRESS)  # internal: time CTranslate2 alone in this process, write JSON
     a = p.parse_args()
     from peers import reexec_with
 
@@ -176,26 +220,28 @@ def main() -> None:
     reexec_with("translate", ["transformers==4.57.6", "sentencepiece", "ctranslate2==4.8.5"],
                 ["transformers", "ctranslate2"] if a.ct2 else ["transformers"])
     torch.set_num_threads(a.threads)
+    src, lengths = sources(a)
+    sizes = [int(x) for x in str(a.batch).split(",")]
+    if a.ct2_worker:
+        ct2_worker(a, src, lengths, sizes)
+        return
+    ct2_res = None
+    if a.ct2:  # CTranslate2 alone in a process of its own first (see the module docstring)
+        import json
+        import subprocess
+
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "ct2.json"
+            subprocess.run([sys.executable, __file__, *sys.argv[1:], "--ct2-worker", str(out)], check=True)
+            ct2_res = json.loads(out.read_text())
     torch.manual_seed(0)
     hf = marian_model()
     size = params(s2s_model(pack=False))
     print(f"s2s seq2seq transformer_base: {size:,} parameters; MarianMT: {params(hf):,} parameters")
-    g = torch.Generator().manual_seed(1)
-    lengths = torch.randint(a.src_len // 2, a.src_len + 1, (a.sentences,), generator=g)
-    src = torch.randint(5, VOCAB, (a.sentences, a.src_len), generator=g)
-    src[:, 0] = 5
-    for i, n in enumerate(lengths.tolist()):
-        src[i, n - 1] = EOS
-        src[i, n:] = PAD
-    sizes = [int(x) for x in str(a.batch).split(",")]
     dtypes = [x.strip() for x in a.dtypes.split(",")]
     rows = []
     results = {}
-    tmp = tempfile.TemporaryDirectory()
-    ct2 = None
-    if a.ct2:
-        torch.manual_seed(0)
-        ct2 = Ct2(s2s_model(pack=False), a.threads, Path(tmp.name))  # the weights of every s2s row
+    if ct2_res is not None:
         dtypes += [] if "int8" in dtypes else ["int8"]
     for dtype in dtypes:
         torch.manual_seed(0)
@@ -205,13 +251,11 @@ def main() -> None:
         for bs in sizes:
             batches = [(src[i:i + bs], lengths[i:i + bs]) for i in range(0, a.sentences, bs)]
             for cache in (True, False) if dtype == "float32" else (True,):
-                # All run in turns (s2s, transformers, CTranslate2, s2s, ...), so a drift of the
-                # machine's speed falls on each; the best time of each is kept.
+                # s2s and transformers run in turns, so a drift of the machine's speed falls on
+                # each; the best time of each is kept. CTranslate2's times come from its worker.
                 impls = [("s2s", run_s2s, ours)]
                 if dtype != "int8":
                     impls.append(("transformers", run_hf, hf))
-                if ct2 is not None and cache and dtype in ("float32", "int8"):
-                    impls.append(("ctranslate2", ct2.run(dtype), None))
                 best = {name: float("inf") for name, _, _ in impls}
                 with torch.inference_mode():
                     for name, fn, model in impls:
@@ -223,6 +267,9 @@ def main() -> None:
                             best[name] = min(best[name], time.perf_counter() - t0)
                             assert all(n == a.tgt_len for n in lens), \
                                 f"{name}: lengths {sorted(set(lens))} != {a.tgt_len}"
+                if ct2_res is not None and cache and dtype in ("float32", "int8"):
+                    impls.append(("ctranslate2", None, None))
+                    best["ctranslate2"] = ct2_res["best"][dtype][str(bs)]
                 for name, _, _ in impls:
                     sps, tps = a.sentences / best[name], a.sentences * a.tgt_len / best[name]
                     results[(dtype, bs, name, cache)] = sps
@@ -234,13 +281,13 @@ def main() -> None:
     print("| dtype | batch | implementation | decoder cache | seconds | sentences/s | target tokens/s |\n"
           "|---|---:|---|---|---:|---:|---:|")
     print("\n".join(rows))
-    if ct2 is not None:
+    if ct2_res is not None:
         with torch.inference_mode():
             for dtype in ("float32", "int8"):
                 torch.manual_seed(0)
                 ours = s2s_model(int8=dtype == "int8")
                 mine = s2s_hyps(ours, src, lengths, 1, a.tgt_len, sizes[-1])
-                theirs = ct2.hyps(dtype, src, lengths, 1, a.tgt_len, sizes[-1])
+                theirs = ct2_res["greedy"][dtype]
                 fields.append(f"same_greedy_{dtype}={np.mean([x == y for x, y in zip(mine, theirs)]):.2f}")
         for bs in sizes:
             tag = "" if bs == sizes[-1] else f"_b{bs}"
