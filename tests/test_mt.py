@@ -37,7 +37,7 @@ def write_dir(d: Path, pairs, prefix: str) -> None:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
-    """A word-for-word 'translation' task learnt by a small Transformer in a few hundred steps."""
+    """A word-for-word 'translation' task over word tokens, learnt by a small Transformer in a few hundred steps."""
     root = tmp_path_factory.mktemp("mt")
     rng = random.Random(0)
     words = list(WORDS)
@@ -48,7 +48,7 @@ def trained(tmp_path_factory) -> Path:
 
     write_dir(root / "data/train", [pair() for _ in range(2500)], "tr")
     write_dir(root / "data/dev", [pair() for _ in range(60)], "dv")
-    prepare_lang([root / "data/train/text", root / "data/train/text.es"], root / "data/lang", "char")
+    prepare_lang([root / "data/train/text", root / "data/train/text.es"], root / "data/lang", "word")
     conf = {"task": "mt", "src_lang": "en", "tgt_lang": "es", "token_list": "data/lang",
             "train_data": "data/train", "valid_data": "data/dev",
             "encoder_conf": {"d_model": 64, "num_heads": 4, "num_layers": 2, "ff_dim": 128, "dropout": 0.0,
@@ -56,7 +56,7 @@ def trained(tmp_path_factory) -> Path:
             "decoder_conf": {"d_model": 64, "num_heads": 4, "num_layers": 2, "ff_dim": 128, "dropout": 0.0},
             "model_conf": {"share_embeddings": True, "dropout": 0.0}, "label_smoothing": 0.1,
             "optim": "adam", "optim_conf": {"lr": 0.003}, "scheduler": "cosine", "scheduler_conf": {"warmup_steps": 50},
-            "max_epochs": 30, "batch_frames": 2000, "log_every_steps": 1000}
+            "max_epochs": 10, "batch_frames": 300, "log_every_steps": 1000}
     (root / "mt.yaml").write_text(yaml.safe_dump(conf))
     proc = run("s2s.bin.train", "--config", "mt.yaml", "--exp-dir", "exp/mt", cwd=root)
     assert proc.returncode == 0, proc.stderr
@@ -148,7 +148,7 @@ def test_translate_in_bfloat16_and_int8(trained):
 
 def test_long_sources_and_wrong_model_kinds(trained):
     model = trained / "exp/mt/checkpoints/last.pt"
-    long_line = " ".join(["the big red house"] * 6) + "\n"  # > 64 characters: the encoder's max_len
+    long_line = " ".join(["the big red house"] * 17) + "\n"  # > 64 tokens: the encoder's max_len
     proc = run("s2s.bin.translate", str(model), "--long", "error", stdin=long_line)
     assert proc.returncode == 1 and "<stdin>:1" in proc.stderr and "--long truncate" in proc.stderr
     proc = run("s2s.bin.translate", str(model), stdin=long_line)

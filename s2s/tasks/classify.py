@@ -60,6 +60,57 @@ def read_labels(path) -> list[str]:
     return labels
 
 
+def task_labels(conf: dict, first_dir: str | None, table: str = "text") -> list[str]:
+    """A classification task's classes in index order: the ``labels`` file of the config, else
+    ``labels.txt`` beside the first training dir, else the sorted labels of that dir's ``table``."""
+    if conf.get("labels"):
+        return read_labels(conf["labels"])
+    if first_dir is None:
+        raise S2SError("config key 'labels' is not set and there is no train_data to find labels.txt beside")
+    beside = Path(first_dir).parent / "labels.txt"
+    if beside.is_file():
+        return read_labels(beside)
+    from s2s.data.datadir import read_table
+
+    return sorted(set(read_table(Path(first_dir) / table).values()))
+
+
+class LabelLoss:
+    """Cross-entropy training and accuracy validation for tasks whose batches hold ``feats``,
+    ``lengths`` and class ``targets`` and whose model maps ``(feats, lengths)`` to logits (B, C).
+    ``top5`` adds top-5 accuracy to validation."""
+
+    top5 = False
+
+    def forward_loss(self, model, batch):
+        logits = model(batch["feats"], batch["lengths"]).float()
+        loss = F.cross_entropy(logits, batch["targets"], reduction="sum",
+                               label_smoothing=float(self.conf.get("label_smoothing", 0.0)))
+        n = float(len(batch["ids"]))
+        correct = (logits.argmax(-1) == batch["targets"]).sum().item()
+        return loss, n, {"ce": loss.item() / n, "accuracy": 100.0 * correct / n}
+
+    @torch.no_grad()
+    def evaluate(self, model, loader) -> dict:
+        total, count, top1, top5 = 0.0, 0, 0, 0
+        for batch in loader:
+            logits = model(batch["feats"], batch["lengths"]).float()
+            total += F.cross_entropy(logits, batch["targets"], reduction="sum").item()
+            top1 += topk_correct(logits, batch["targets"], 1)
+            if self.top5:
+                top5 += topk_correct(logits, batch["targets"], 5)
+            count += len(batch["ids"])
+        n = max(count, 1)
+        out = {"loss": total / n, "accuracy": 100.0 * top1 / n}
+        return {**out, "top5": 100.0 * top5 / n} if self.top5 else out
+
+
+def topk_correct(logits: torch.Tensor, targets: torch.Tensor, k: int) -> int:
+    """How many rows have their target among the ``k`` highest logits."""
+    k = min(k, logits.size(-1))
+    return int((logits.topk(k, dim=-1).indices == targets[:, None]).any(-1).sum())
+
+
 def fix_length(wav: np.ndarray, num_samples: int) -> np.ndarray:
     """``wav`` zero-padded at the end or cut to exactly ``num_samples``."""
     if len(wav) >= num_samples:
@@ -228,7 +279,7 @@ COLLATE = collate_classify  # what evaluate_classifier batches this task's evalu
 
 # ---------------------------------------------------------------------------- task
 @TASKS.register("classify")
-class ClassifyTask(Task):
+class ClassifyTask(LabelLoss, Task):
     name = "classify"
     model_name = "classifier"
     vocab_layers = ("net.fc.",)
@@ -273,20 +324,9 @@ class ClassifyTask(Task):
             raise S2SError("classify: no front end: dump features (utils/make_feats.sh writes frontend.yaml into the "
                            "data dir) or set frontend_conf: {type: fbank, ...}")
         self.shape = ClipShape(build_frontend(frontend_conf), float(conf["clip_seconds"]))
-        self.labels = self._labels(conf, first)
+        self.labels = task_labels(conf, first)
         self._first_dir = first
         self._normalizer = None
-
-    @staticmethod
-    def _labels(conf: dict, first_dir: str | None) -> list[str]:
-        if conf.get("labels"):
-            return read_labels(conf["labels"])
-        if first_dir is None:
-            raise S2SError("config key 'labels' is not set and there is no train_data to find labels.txt beside")
-        beside = Path(first_dir).parent / "labels.txt"
-        if beside.is_file():
-            return read_labels(beside)
-        return sorted(set(DataDir(first_dir).text().values()))
 
     # -- data
     def dataset(self, split: str):
@@ -333,25 +373,6 @@ class ClassifyTask(Task):
 
     def extra_meta(self) -> dict:
         return {"labels": list(self.labels), "clip_seconds": float(self.conf["clip_seconds"])}
-
-    # -- loss
-    def forward_loss(self, model, batch):
-        logits = model(batch["feats"], batch["lengths"]).float()
-        loss = F.cross_entropy(logits, batch["targets"], reduction="sum",
-                               label_smoothing=float(self.conf.get("label_smoothing", 0.0)))
-        n = float(len(batch["ids"]))
-        correct = (logits.argmax(-1) == batch["targets"]).sum().item()
-        return loss, n, {"ce": loss.item() / n, "accuracy": 100.0 * correct / n}
-
-    @torch.no_grad()
-    def evaluate(self, model, loader) -> dict:
-        total, count, correct = 0.0, 0.0, 0
-        for batch in loader:
-            logits = model(batch["feats"], batch["lengths"]).float()
-            total += F.cross_entropy(logits, batch["targets"], reduction="sum").item()
-            correct += int((logits.argmax(-1) == batch["targets"]).sum())
-            count += len(batch["ids"])
-        return {"loss": total / max(count, 1.0), "accuracy": 100.0 * correct / max(count, 1.0)}
 
 
 def dataset_from_meta(model, meta: dict, data_dir: str, need_labels: bool = True) -> ClassifyDataset:

@@ -16,12 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from s2s.data.images import eval_transform, load_image, read_image_dir, train_transform
 from s2s.errors import S2SError
 from s2s.tasks.base import TASKS, Task, as_list
-from s2s.tasks.classify import read_labels
+from s2s.tasks.classify import LabelLoss, task_labels
 
 
 class ImageDataset:
@@ -73,19 +72,14 @@ def collate_images(items: list[dict]) -> dict:
 COLLATE = collate_images  # what evaluate_classifier batches this task's evaluation items with
 
 
-def topk_correct(logits: torch.Tensor, targets: torch.Tensor, k: int) -> int:
-    """How many rows have their target among the ``k`` highest logits."""
-    k = min(k, logits.size(-1))
-    return int((logits.topk(k, dim=-1).indices == targets[:, None]).any(-1).sum())
-
-
 @TASKS.register("image")
-class ImageTask(Task):
+class ImageTask(LabelLoss, Task):
     name = "image"
     model_name = "image_classifier"
     vocab_layers = ("net.fc.",)
     cost_unit = "images"
     throughput_unit = "images"
+    top5 = True
     defaults = {
         "labels": None,
         "image_size": 224,
@@ -121,17 +115,7 @@ class ImageTask(Task):
 
     def __init__(self, conf: dict):
         super().__init__(conf)
-        first = (as_list(conf.get("train_data")) or [None])[0]
-        if conf.get("labels"):
-            self.labels = read_labels(conf["labels"])
-        elif first and (Path(first).parent / "labels.txt").is_file():
-            self.labels = read_labels(Path(first).parent / "labels.txt")
-        elif first:
-            from s2s.data.datadir import read_table
-
-            self.labels = sorted(set(read_table(Path(first) / "text").values()))
-        else:
-            raise S2SError("config key 'labels' is not set and there is no train_data to find labels.txt beside")
+        self.labels = task_labels(conf, (as_list(conf.get("train_data")) or [None])[0])
         if int(conf["channels"]) not in (1, 3):
             raise S2SError(f"config key 'channels' must be 1 (grey) or 3 (RGB), got {conf['channels']}")
         for key in ("crop_scale", "crop_ratio"):
@@ -162,26 +146,6 @@ class ImageTask(Task):
         c = self.conf
         return {"labels": list(self.labels), "image_size": int(c["image_size"]),
                 "resize_size": int(c["resize_size"]), "channels": int(c["channels"])}
-
-    def forward_loss(self, model, batch):
-        logits = model(batch["feats"]).float()
-        loss = F.cross_entropy(logits, batch["targets"], reduction="sum",
-                               label_smoothing=float(self.conf.get("label_smoothing", 0.0)))
-        n = float(len(batch["ids"]))
-        correct = (logits.argmax(-1) == batch["targets"]).sum().item()
-        return loss, n, {"ce": loss.item() / n, "accuracy": 100.0 * correct / n}
-
-    @torch.no_grad()
-    def evaluate(self, model, loader) -> dict:
-        total, count, top1, top5 = 0.0, 0, 0, 0
-        for batch in loader:
-            logits = model(batch["feats"]).float()
-            total += F.cross_entropy(logits, batch["targets"], reduction="sum").item()
-            top1 += topk_correct(logits, batch["targets"], 1)
-            top5 += topk_correct(logits, batch["targets"], 5)
-            count += len(batch["ids"])
-        n = max(count, 1)
-        return {"loss": total / n, "accuracy": 100.0 * top1 / n, "top5": 100.0 * top5 / n}
 
 
 def dataset_from_meta(model, meta: dict, data_dir: str, need_labels: bool = True) -> ImageDataset:

@@ -20,13 +20,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from s2s.data.datadir import read_table
 from s2s.data.tokens import Vocabulary
 from s2s.errors import S2SError
 from s2s.tasks.base import TASKS, Task, as_list
-from s2s.tasks.classify import read_labels
+from s2s.tasks.classify import LabelLoss, task_labels
 
 
 class TextClassifyDataset:
@@ -88,7 +87,7 @@ COLLATE = collate_texts  # what evaluate_classifier batches this task's evaluati
 
 
 @TASKS.register("text_classify")
-class TextClassifyTask(Task):
+class TextClassifyTask(LabelLoss, Task):
     name = "text_classify"
     model_name = "text_classifier"
     vocab_layers = ("embed.",)
@@ -131,15 +130,7 @@ class TextClassifyTask(Task):
         else:
             raise S2SError("text_classify: set token_list (the lang dir of the LM's vocabulary) or init_from "
                            "(an LM checkpoint, whose vocabulary is then used)")
-        first = (as_list(conf.get("train_data")) or [None])[0]
-        if conf.get("labels"):
-            self.labels = read_labels(conf["labels"])
-        elif first and (Path(first).parent / "labels.txt").is_file():
-            self.labels = read_labels(Path(first).parent / "labels.txt")
-        elif first:
-            self.labels = sorted(set(read_table(Path(first) / "utt2label").values()))
-        else:
-            raise S2SError("config key 'labels' is not set and there is no train_data to find labels.txt beside")
+        self.labels = task_labels(conf, (as_list(conf.get("train_data")) or [None])[0], table="utt2label")
         if int(conf["max_length"]) < 1:
             raise S2SError(f"config key 'max_length' must be >= 1, got {conf['max_length']}")
 
@@ -178,25 +169,6 @@ class TextClassifyTask(Task):
 
     def extra_meta(self) -> dict:
         return {"labels": list(self.labels), "vocab": self.vocab.to_dict(), "max_length": int(self.conf["max_length"])}
-
-    def forward_loss(self, model, batch):
-        logits = model(batch["feats"], batch["lengths"]).float()
-        loss = F.cross_entropy(logits, batch["targets"], reduction="sum",
-                               label_smoothing=float(self.conf.get("label_smoothing", 0.0)))
-        n = float(len(batch["ids"]))
-        correct = (logits.argmax(-1) == batch["targets"]).sum().item()
-        return loss, n, {"ce": loss.item() / n, "accuracy": 100.0 * correct / n}
-
-    @torch.no_grad()
-    def evaluate(self, model, loader) -> dict:
-        total, count, correct = 0.0, 0, 0
-        for batch in loader:
-            logits = model(batch["feats"], batch["lengths"]).float()
-            total += F.cross_entropy(logits, batch["targets"], reduction="sum").item()
-            correct += int((logits.argmax(-1) == batch["targets"]).sum())
-            count += len(batch["ids"])
-        n = max(count, 1)
-        return {"loss": total / n, "accuracy": 100.0 * correct / n}
 
 
 def dataset_from_meta(model, meta: dict, data_dir: str, need_labels: bool = True) -> TextClassifyDataset:

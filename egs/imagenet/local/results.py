@@ -1,6 +1,6 @@
 """The egs/imagenet results table (run.sh stage 3): one row per experiment evaluated on val
 (exp/*/eval_val/scores.json, s2s.bin.evaluate_classifier), next to the published figures, written into
-RESULTS.md between its markers (replaced on every run).
+RESULTS.md between its markers (s2s.score.replace_block; replaced on every run).
 
     python local/results.py --results RESULTS.md exp/resnet50_v15_larc
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-BEGIN, END = "<!-- imagenet: begin (written by local/results.py) -->", "<!-- imagenet: end -->"
+from s2s.score import replace_block
 
 PUBLISHED = [
     "| torchvision resnet50 IMAGENET1K_V1 (v1.5, SGD, 90 epochs) | 76.13 | 92.86 | torchvision model docs |",
@@ -37,25 +37,14 @@ def main() -> None:
     a = p.parse_args()
     exps = sorted(set(a.exps) | {d.parent for d in Path("exp").glob("*/eval_val")})
     block = [
-        BEGIN,
         "## ImageNet val: top-1 and top-5 accuracy (shorter side 256, centre crop 224)",
         "",
         "| model | top-1 % | top-5 % | source |",
         "|---|---:|---:|---|",
         *[row(e) for e in exps if (e / "eval_val/scores.json").is_file()],
         *PUBLISHED,
-        END,
     ]
-    path = Path(a.results)
-    old = path.read_text() if path.is_file() else "# egs/imagenet results\n"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + "\n".join(block) + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(new)
-    tmp.replace(path)
+    replace_block(a.results, "imagenet", "\n".join(block))
     print("\n".join(block))
 
 

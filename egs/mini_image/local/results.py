@@ -1,5 +1,6 @@
-"""The egs/mini_image results table (run.sh stage 2): one row per model, next to a scikit-learn SVM
-trained on the same training images, written into RESULTS.md between its markers (replaced on every run).
+"""The egs/mini_image results table (run.sh stage 3): one row per model, next to a scikit-learn SVM
+trained on the same training images, written into RESULTS.md between its markers
+(s2s.score.replace_block; replaced on every run).
 
     python local/results.py --data data --results RESULTS.md exp/resnet_v15/model.pt ...
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-BEGIN, END = "<!-- mini-image: begin (written by local/results.py) -->", "<!-- mini-image: end -->"
+from s2s.score import replace_block
 
 
 def row(model: Path) -> str:
@@ -64,7 +65,6 @@ def main() -> None:
     a = p.parse_args()
     counts = {s: len((a.data / s / "images.scp").read_text().splitlines()) for s in ("train", "val", "test")}
     block = [
-        BEGIN,
         "## Small ResNets on the UCI digits (8x8, enlarged to 16x16)",
         "",
         f"Train {counts['train']}, val {counts['val']}, test {counts['test']} images (60/20/20 per class). "
@@ -75,18 +75,8 @@ def main() -> None:
         "|---|---|---:|---:|---:|---:|---:|",
         *[row(m) for m in a.models],
         svm_row(a.data),
-        END,
     ]
-    path = Path(a.results)
-    old = path.read_text() if path.is_file() else "# egs/mini_image results\n"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + "\n".join(block) + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(new)
-    tmp.replace(path)
+    replace_block(a.results, "mini-image", "\n".join(block))
     print("\n".join(block))
 
 

@@ -1,5 +1,5 @@
 """The egs/mini_lm results table (run.sh stage 3): one row per model, written into RESULTS.md
-between its markers (replaced on every run).
+between its markers (s2s.score.replace_block; replaced on every run).
 
     python local/results.py --stats data/stats.json --results RESULTS.md exp/lstm/model.pt ...
 
@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-BEGIN, END = "<!-- mini-lm: begin (written by local/results.py) -->", "<!-- mini-lm: end -->"
+from s2s.score import replace_block
 
 
 def row(model: Path) -> str:
@@ -40,7 +40,6 @@ def main() -> None:
     stats = json.loads(Path(a.stats).read_text())
     tr, te = stats["train"], stats["test"]
     block = [
-        BEGIN,
         "## Word-level LMs on WordNet definitions",
         "",
         f"Train: {tr['lines']:,} definitions, {tr['tokens']:,} tokens (`</s>` included), "
@@ -52,18 +51,8 @@ def main() -> None:
         "| model | cell | layers x units | recurrent parameters | parameters | dev ppl | test ppl |",
         "|---|---|---|---:|---:|---:|---:|",
         *[row(m) for m in a.models],
-        END,
     ]
-    path = Path(a.results)
-    old = path.read_text() if path.is_file() else "# egs/mini_lm results\n"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + "\n".join(block) + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(new)
-    tmp.replace(path)
+    replace_block(a.results, "mini-lm", "\n".join(block))
     print("\n".join(block))
 
 

@@ -1,5 +1,5 @@
 """The egs/sentiment results table (run.sh stage 4): one row per experiment, next to published
-figures for the dataset, written into RESULTS.md between the dataset's markers (replaced on every run).
+figures for the dataset, written into RESULTS.md between the dataset's markers (s2s.score.replace_block).
 
     python local/results.py --dataset imdb --stats data/stats.json --lm exp/lm/model.pt --results RESULTS.md exp/TAG
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from s2s.score import replace_block
 
 PUBLISHED = {
     "imdb": [
@@ -33,20 +35,19 @@ def main() -> None:
     p.add_argument("--results", required=True, type=Path)
     p.add_argument("exp", type=Path)
     a = p.parse_args()
-    begin, end = f"<!-- sentiment {a.dataset}: begin (written by local/results.py) -->", \
-        f"<!-- sentiment {a.dataset}: end -->"
+    name = f"sentiment-{a.dataset}"
+    begin, end = f"<!-- {name}: begin", f"<!-- {name}: end -->"
     sc = {s: json.loads((a.exp / f"eval_{s}/scores.json").read_text()) for s in ("dev", "test")}
     stats = json.loads(a.stats.read_text())
     new_row = (f"| {a.exp.name} | {a.lm} | {sc['dev']['accuracy']:.2f} | {sc['test']['accuracy']:.2f} "
                f"| {sc['test']['macro_f1']:.2f} |")
-    old = a.results.read_text() if a.results.is_file() else "# egs/sentiment results\n"
+    old = a.results.read_text() if a.results.is_file() else ""
     rows = []
     if begin in old and end in old:
         rows = [r for r in old.split(begin, 1)[1].split(end, 1)[0].splitlines()
                 if r.startswith("| ") and not r.startswith(("| model", "| experiment")) and "| published |" not in r
                 and not r.startswith(f"| {a.exp.name} |")]
     block = [
-        begin,
         f"## {NAMES[a.dataset]}",
         "",
         f"Train {stats['train']['documents']:,}, dev {stats['dev']['documents']:,}, test "
@@ -57,16 +58,8 @@ def main() -> None:
         "|---|---|---:|---:|---:|",
         *sorted(rows + [new_row]),
         *PUBLISHED[a.dataset],
-        end,
     ]
-    if begin in old and end in old:
-        head, rest = old.split(begin, 1)
-        text = head + "\n".join(block) + rest.split(end, 1)[1]
-    else:
-        text = old.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
-    tmp = a.results.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(a.results)
+    replace_block(a.results, name, "\n".join(block))
     print("\n".join(block))
 
 
