@@ -227,6 +227,6 @@ def test_sst_recipe_downloads_the_csvs_and_trains_from_scratch(tmp_path):
     assert "init_from" not in (work / "exp/sst2_tiny/log/train.log").read_text()
     scores = yaml.safe_load((work / "exp/sst2_tiny/eval_test/scores.json").read_text())
     assert scores["n"] == 20 and scores["accuracy"] >= 70.0, scores
-    assert "| sst2_tiny | none |" in (work / "RESULTS.md").read_text()
+    assert "| sst2 | sst2_tiny | none | 60 / 20 / 20 |" in (work / "RESULTS.md").read_text()
     p = run(work, "--dataset", "sst3", check=False)
     assert p.returncode == 1 and "--dataset must be imdb or sst2" in p.stderr

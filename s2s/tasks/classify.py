@@ -275,6 +275,7 @@ def collate_classify(items: list[dict]) -> dict:
 
 
 COLLATE = collate_classify  # what evaluate_classifier batches this task's evaluation items with
+LABEL_TABLE = "text"  # the data dir file that holds the reference labels
 
 
 # ---------------------------------------------------------------------------- task
@@ -388,11 +389,11 @@ CLASSIFIER_TASKS = {"classify": "s2s.tasks.classify", "image": "s2s.tasks.image"
 
 
 def _reader(task: str):
-    """(dataset_from_meta, collate) of a classifier task's module."""
+    """(dataset_from_meta, collate, the file of reference labels) of a classifier task's module."""
     import importlib
 
     mod = importlib.import_module(CLASSIFIER_TASKS[task])
-    return mod.dataset_from_meta, mod.COLLATE
+    return mod.dataset_from_meta, mod.COLLATE, mod.LABEL_TABLE
 
 
 @torch.no_grad()
@@ -423,8 +424,8 @@ def evaluate_classifier(model_path, data, out, batch_size: int = 64, device: str
     if batch_size < 1:
         raise S2SError(f"--batch-size must be >= 1, got {batch_size}")
     model, meta = load_model(model_path, device, task=tuple(CLASSIFIER_TASKS))
-    dataset_from, collate = _reader(meta["task"])
-    has_ref = (Path(data) / ("utt2label" if meta["task"] == "text_classify" else "text")).is_file()
+    dataset_from, collate, label_table = _reader(meta["task"])
+    has_ref = (Path(data) / label_table).is_file()
     dataset = dataset_from(model, meta, data, need_labels=has_ref)
     ids, posts = classify(model, dataset, batch_size, device, collate)
     labels = meta["labels"]

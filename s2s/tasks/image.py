@@ -69,6 +69,7 @@ def collate_images(items: list[dict]) -> dict:
             "targets": torch.tensor([it["target"] for it in items], dtype=torch.long)}
 
 
+LABEL_TABLE = "text"  # the data dir file that holds the reference labels
 COLLATE = collate_images  # what evaluate_classifier batches this task's evaluation items with
 
 

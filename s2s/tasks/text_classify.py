@@ -83,6 +83,7 @@ def collate_texts(items: list[dict]) -> dict:
             "targets": torch.tensor([it["target"] for it in items], dtype=torch.long)}
 
 
+LABEL_TABLE = "utt2label"  # the data dir file that holds the reference labels
 COLLATE = collate_texts  # what evaluate_classifier batches this task's evaluation items with
 
 
@@ -130,7 +131,7 @@ class TextClassifyTask(LabelLoss, Task):
         else:
             raise S2SError("text_classify: set token_list (the lang dir of the LM's vocabulary) or init_from "
                            "(an LM checkpoint, whose vocabulary is then used)")
-        self.labels = task_labels(conf, (as_list(conf.get("train_data")) or [None])[0], table="utt2label")
+        self.labels = task_labels(conf, (as_list(conf.get("train_data")) or [None])[0], table=LABEL_TABLE)
         if int(conf["max_length"]) < 1:
             raise S2SError(f"config key 'max_length' must be >= 1, got {conf['max_length']}")
 

@@ -12,17 +12,18 @@ import argparse
 import json
 from pathlib import Path
 
-HEADER = [
+from s2s.io import atomic_open
+from s2s.score import update_results
+
+INTRO = [
     "# egs/wikitext results",
     "",
     "Perplexity per word (every line's end counted as a word, as WikiText is usually scored), each "
     "piece of `bptt` tokens from a zero state (as trained). Published for comparison: OpenSeq2Seq's "
     "3 x 1024 LSTM on WikiText-103, test 51 after 36 h on 4 GPUs, 48.6 after about twice that "
     "(docs/sources/source/language-model/lstmlm.rst, commit 8681d381).",
-    "",
-    "| dataset | model | cell | parameters | dev ppl | test ppl | test tokens |",
-    "|---|---|---|---:|---:|---:|---:|",
 ]
+COLUMNS = ["dataset", "model", "cell", "parameters", "dev ppl", "test ppl", "test tokens"]
 
 
 def main() -> None:
@@ -36,16 +37,14 @@ def main() -> None:
 
     meta = checkpoint_meta(read_checkpoint(a.model), a.model)
     cell = (meta["model"]["args"].get("lm_conf") or {}).get("cell", "lstm")
-    key = f"| {a.dataset} | {a.model.parent.name} |"
-    row = (f"{key} {cell} | {ppl['test']['parameters']:,} | {ppl['dev']['ppl']:.2f} | {ppl['test']['ppl']:.2f} "
-           f"| {ppl['test']['tokens']:,} |")
+    row = [a.dataset, a.model.parent.name, cell, f"{ppl['test']['parameters']:,}", f"{ppl['dev']['ppl']:.2f}",
+           f"{ppl['test']['ppl']:.2f}", f"{ppl['test']['tokens']:,}"]
     path = Path(a.results)
-    lines = path.read_text().splitlines() if path.is_file() else list(HEADER)
-    lines = [ln for ln in lines if not ln.startswith(key)] + [row]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
-    print(row)
+    if not path.is_file():
+        with atomic_open(path) as f:
+            f.write("\n".join(INTRO) + "\n")
+    update_results(path, COLUMNS, row)  # the (dataset, model) row replaced on a re-run
+    print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":
