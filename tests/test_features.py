@@ -382,6 +382,8 @@ def test_forward_dithers_only_in_training_mode(speech):
 @pytest.mark.parametrize("conf", [{"type": "fbank", "num_mel_bins": 40}, {"type": "mfcc"},
                                   {"type": "fbank", "snip_edges": False, "use_power": False},
                                   {"type": "fbank", "remove_dc_offset": False, "preemphasis_coefficient": 0.5},
+                                  {"type": "fbank", "preemphasis_coefficient": 0.0},
+                                  {"type": "fbank", "preemphasis_coefficient": 1.0},
                                   {"type": "logmel", "num_mel_bins": 64, "n_fft": 512},
                                   {"type": "spectrogram", "num_bins": 161}], ids=lambda c: c["type"])
 def test_eager_fft_and_exported_dft_matrix_give_the_same_features(conf):

@@ -287,6 +287,11 @@ class _KaldiBase(Frontend):
         self.frame_shift = self.shift / sr
         self.register_buffer("window", kaldi_window(o["window_type"], self.win, o["blackman_coeff"]),
                              persistent=False)
+        # The eager fast path's window carries the int16 scale, and its first value the (1-p) of
+        # pre-emphasis at a frame's first sample.
+        fast_window = self.window * 32768.0
+        fast_window[0] *= 1 - o["preemphasis_coefficient"]
+        self.register_buffer("fast_window", fast_window, persistent=False)
         self.register_buffer("framing", framing_kernel(self.win), persistent=False)
         self.register_buffer("dft", dft_matrix(self.win, self.padded, self.window), persistent=False)
         nyquist = 0.5 * sr
@@ -299,6 +304,13 @@ class _KaldiBase(Frontend):
                              persistent=False)
         _check(bool((self.mel.sum(0) > 0).all()), "num_mel_bins",
                f"= {o['num_mel_bins']} gives empty mel bins for a {self.padded}-point FFT; use fewer bins", kind)
+
+    def num_frames(self, num_samples: int) -> int:
+        # frame_lengths in integer arithmetic, without tensors (called per utterance by extract).
+        n = int(num_samples)
+        if self._options["snip_edges"]:
+            return 0 if n < self.win else 1 + (n - self.win) // self.shift
+        return (n + self.shift // 2) // self.shift
 
     def frame_lengths(self, lengths: Tensor) -> Tensor:
         n = lengths.to(torch.long)
@@ -324,32 +336,42 @@ class _KaldiBase(Frontend):
 
     def _fast_power_spectrum(self, x: Tensor, lengths: Tensor) -> Tensor:
         """The power spectrum of the common case (eager, no dither, no energy) with fewer passes over
-        the frames, which overlap 2.5 times: pre-emphasis over the whole signal, then only each
-        frame's first sample corrected (Kaldi pre-emphasises a frame on its own: y[0] = (1-p) x[0]);
-        the DC offset removed after pre-emphasis, where it is (1-p) times the frame's mean. The same
-        numbers as ``_power_spectrum`` to float32 rounding (tests)."""
+        the frames, which overlap 2.5 times. Pre-emphasis runs once over the whole signal, so frame
+        samples 1.. are a strided view of it; Kaldi pre-emphasises each frame on its own, so only
+        sample 0 differs: y[0] = (1-p) x[0], a factor folded into the window. The DC offset, removed before pre-emphasis in Kaldi, is
+        (1-p) times the raw frame's mean after it. Frames are written, offset removed, straight into
+        the zero-padded FFT buffer and windowed there (the window carries the int16 scale), and the
+        power is squared in place on the FFT's output and written into the frames' memory. The same numbers as ``_power_spectrum`` to
+        float32 rounding (tests)."""
         o = self._options
-        sig = self._signal(x * 32768.0, lengths)
+        sig = self._signal(x, lengths)
         p = o["preemphasis_coefficient"]
-        pre = torch.cat([sig[:, :1], sig[:, 1:] - p * sig[:, :-1]], dim=1) if p else sig
-        raw = sig.unfold(1, self.win, self.shift)
-        frames = pre.unfold(1, self.win, self.shift)
-        first = raw[..., 0] * (1 - p)
+        raw = sig.unfold(1, self.win, self.shift)  # strided views: nothing is copied
+        pre = (torch.sub(sig[:, 1:], sig[:, :-1], alpha=p) if p else sig[:, 1:]).unfold(1, self.win - 1, self.shift)
+        batch, t = raw.shape[:2]
+        buf = torch.empty(batch, t, self.padded, device=x.device)
+        buf[..., self.win:].zero_()
+        frames = buf[..., :self.win]
         if o["remove_dc_offset"]:
-            mean = raw.mean(dim=2)  # reads the frames (a strided view) without writing them
-            frames = frames - ((1 - p) * mean)[..., None]
-            first = first - (1 - p) * mean
+            c = raw.sum(dim=2).mul_((1 - p) / self.win)  # (1-p) times each raw frame's mean
+            torch.sub(pre, c[..., None], out=frames[..., 1:])
+            if p < 1:
+                torch.sub(raw[..., 0], c, alpha=1 / (1 - p), out=frames[..., 0])  # x[0] - mean
+            else:
+                frames[..., 0].zero_()
         else:
-            frames = frames.clone()
-        frames[..., 0] = first
-        frames.mul_(self.window)
-        spec = torch.fft.rfft(frames, n=self.padded)
-        return spec.real.square() + spec.imag.square()
+            frames[..., 1:] = pre
+            frames[..., 0] = raw[..., 0]
+        frames.mul_(self.fast_window)  # sample 0's (1-p) is in the window
+        spec = torch.view_as_real(torch.fft.rfft(buf))
+        spec.mul_(spec)
+        bins = self.padded // 2 + 1
+        return torch.add(spec[..., 0], spec[..., 1], out=buf.view(-1)[:batch * t * bins].view(batch, t, bins))
 
-    def _power_spectrum(self, x: Tensor, lengths: Tensor, generator, dither: bool):
+    def _power_spectrum(self, x: Tensor, lengths: Tensor, generator, dither: bool, traced: bool):
         """Returns ``(power or magnitude spectrum (B, T, padded/2+1), raw log energy (B, T) or None)``."""
         o = self._options
-        if not (dither or o["use_energy"] or exporting()):
+        if not (dither or o["use_energy"] or traced):
             power = self._fast_power_spectrum(x, lengths)
             return (power if o.get("use_power", True) else power.sqrt()), None
         frames = self._frames(x * 32768.0, lengths)
@@ -394,10 +416,11 @@ class KaldiFbank(_KaldiBase):
         self.dim = num_mel_bins + (1 if use_energy else 0)
 
     def compute(self, x, lengths, generator, dither):
-        power, log_energy = self._power_spectrum(x, lengths, generator, dither)
+        traced = exporting()
+        power, log_energy = self._power_spectrum(x, lengths, generator, dither, traced)
         mel = power @ self.mel
         if self._options["use_log_fbank"]:
-            mel = mel.clamp_min(FLT_EPSILON).log()
+            mel = mel.clamp_min(FLT_EPSILON).log() if traced else mel.clamp_min_(FLT_EPSILON).log_()
         if log_energy is not None:
             mel = torch.cat([log_energy[..., None], mel], dim=2)
         return mel
@@ -434,8 +457,10 @@ class KaldiMfcc(_KaldiBase):
         self.register_buffer("dct", torch.from_numpy(dct.T.astype(np.float32)), persistent=False)
 
     def compute(self, x, lengths, generator, dither):
-        power, log_energy = self._power_spectrum(x, lengths, generator, dither)
-        log_mel = (power @ self.mel).clamp_min(FLT_EPSILON).log()
+        traced = exporting()
+        power, log_energy = self._power_spectrum(x, lengths, generator, dither, traced)
+        log_mel = power @ self.mel
+        log_mel = log_mel.clamp_min(FLT_EPSILON).log() if traced else log_mel.clamp_min_(FLT_EPSILON).log_()
         ceps = log_mel @ self.dct
         if log_energy is not None:
             ceps = torch.cat([log_energy[..., None], ceps[..., 1:]], dim=2)
