@@ -338,11 +338,12 @@ class _KaldiBase(Frontend):
         """The power spectrum of the common case (eager, no dither, no energy) with fewer passes over
         the frames, which overlap 2.5 times. Pre-emphasis runs once over the whole signal, so frame
         samples 1.. are a strided view of it; Kaldi pre-emphasises each frame on its own, so only
-        sample 0 differs: y[0] = (1-p) x[0], a factor folded into the window. The DC offset, removed before pre-emphasis in Kaldi, is
-        (1-p) times the raw frame's mean after it. Frames are written, offset removed, straight into
-        the zero-padded FFT buffer and windowed there (the window carries the int16 scale), and the
-        power is squared in place on the FFT's output and written into the frames' memory. The same numbers as ``_power_spectrum`` to
-        float32 rounding (tests)."""
+        sample 0 differs: y[0] = (1-p) x[0], a factor folded into the window. The DC offset, removed
+        before pre-emphasis in Kaldi, is (1-p) times the raw frame's mean after it. Frames are
+        written, offset removed, straight into the zero-padded FFT buffer and windowed there (the
+        window carries the int16 scale); the power is squared in place on the FFT's output and
+        written into the frames' memory. The same numbers as ``_power_spectrum`` to float32
+        rounding (tests)."""
         o = self._options
         sig = self._signal(x, lengths)
         p = o["preemphasis_coefficient"]

@@ -219,8 +219,13 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, bea
                 logp[p * k:(p + 1) * k, :eos] = NEG_INF
                 logp[p * k:(p + 1) * k, eos + 1:] = NEG_INF
         vocab = logp.size(1)
-        cand = (scores.view(-1, 1) + logp).view(len(alive), k * vocab)
-        top, idx = cand.topk(min(2 * k, k * vocab), -1)
+        # The 2k best (hypothesis, token) pairs of each sentence are among each hypothesis's 2k best
+        # tokens: a top-k per row, then over the k * 2k survivors (the same pairs as a top-k over all
+        # k * vocab sums, without computing them).
+        m = min(2 * k, vocab)
+        row_top, row_tok = logp.topk(m, -1)
+        top, pos = (scores.view(-1, 1) + row_top).view(len(alive), k * m).topk(min(2 * k, k * m), -1)
+        idx = torch.div(pos, m, rounding_mode="floor") * vocab + row_tok.view(len(alive), k * m).gather(1, pos)
         top_l, idx_l = top.tolist(), idx.tolist()
         pick_rows, pick_tok, pick_scores, still = [], [], [], []
         for p, i in enumerate(alive):
