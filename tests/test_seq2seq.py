@@ -262,3 +262,27 @@ def test_single_query_attention_equals_fused_kernel(dtype):
             assert not step.isnan().any()
             tol = 1e-5 if dtype == torch.float32 else 0.05
             assert torch.allclose(step.float(), fused.float(), atol=tol)
+
+
+def test_attention_with_keys_per_sentence_equals_keys_per_beam():
+    """Beam search keeps a Transformer's cross-attention keys/values/mask with one row per sentence
+    while the queries have one per beam: both attention paths (the CPU single-query one, eval; the
+    fused kernel, train with dropout 0) give what the keys copied to every beam give."""
+    from s2s.models.seq2seq import MultiHeadAttention
+
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(32, 4, dropout=0.0)
+    beams = 3
+    q, kv = torch.randn(2 * beams, 1, 32), torch.randn(2, 7, 32)
+    mask = (torch.arange(7)[None, :] < torch.tensor([7, 3])[:, None])[:, None, :]
+    with torch.no_grad():
+        k, v = mha.project_kv(kv)
+        k_rows, v_rows = k.repeat_interleave(beams, 0), v.repeat_interleave(beams, 0)
+        for train in (False, True):
+            mha.train(train)
+            for m in (None, mask):
+                m_rows = None if m is None else m.repeat_interleave(beams, 0)
+                grouped = mha.attend(q, k, v, m)
+                expanded = mha.attend(q, k_rows, v_rows, m_rows)
+                assert grouped.shape == (2 * beams, 1, 32)
+                assert torch.allclose(grouped, expanded, atol=1e-6), (train, m is None)

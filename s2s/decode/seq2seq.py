@@ -181,7 +181,9 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, bea
                               blank, eos)
         ctc_state = ctc.initial()
     memory, mem_lengths = memory.index_select(0, rows), mem_lengths.index_select(0, rows)
-    state = reorder_state(state, rows)
+    # A decoder that reads its memory-derived state per sentence keeps it so (its k beams share it).
+    per_sentence = getattr(getattr(model, "decoder", None), "per_sentence_state", False) and use_cache
+    state = reorder_state(state, rows, within_sentence=per_sentence)
     first, tokens = first.index_select(0, rows), tokens.index_select(0, rows)
     scores = torch.full((b, k), NEG_INF, device=dev)
     scores[:, 0] = 0.0
@@ -268,7 +270,8 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, bos: int, eos: int, bea
         part_states = [f.select(st, pick_rows, pick_tok) for f, st in zip(partial, part_states)]
         full_states = [f.select(st, index) for f, st in zip(full, full_states)]
         # Beams never leave their sentence: the memory-derived state only changes when sentences leave.
-        state = reorder_state(state, index, within_sentence=not shrink)
+        kept = torch.tensor([alive.index(i) for i in still], device=dev) if shrink and per_sentence else None
+        state = reorder_state(state, index, within_sentence=not shrink, sentences=kept)
         if shrink:
             memory, mem_lengths = memory.index_select(0, index), mem_lengths.index_select(0, index)
         tokens = torch.cat([tokens.index_select(0, index), new_tok_t[:, None]], 1)
