@@ -405,3 +405,33 @@ def test_eager_fft_and_exported_dft_matrix_give_the_same_features(conf):
     for b in range(2):
         t = int(n_eager[b])
         torch.testing.assert_close(exported[b, :t], eager[b, :t], atol=2e-3, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["fbank", "mfcc"])
+def test_gradients_flow_through_the_kaldi_front_ends(kind):
+    """A waveform that requires grad takes the out-of-place path (the eager fast path writes into
+    buffers): backward works and gives the same features as without grad."""
+    from s2s.data.features import build_frontend
+
+    fe = build_frontend({"type": kind}).eval()
+    wav = 0.1 * torch.randn(2, 8000, generator=torch.Generator().manual_seed(0))
+    lengths = torch.tensor([8000, 6000])
+    plain, _ = fe(wav, lengths)
+    x = wav.clone().requires_grad_()
+    feats, _ = fe(x, lengths)
+    feats[0].sum().backward()
+    assert torch.allclose(feats.detach(), plain, atol=1e-3)
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad[0].abs().sum() > 0
+
+
+def test_the_fast_path_keeps_float32_under_a_float64_default():
+    from s2s.data.features import build_frontend
+
+    fe = build_frontend({"type": "fbank"})
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        out = fe.extract(0.1 * np.random.RandomState(0).randn(16000).astype(np.float32), 16000)
+    finally:
+        torch.set_default_dtype(before)
+    assert out.dtype == torch.float32 and out.shape == (98, 80)

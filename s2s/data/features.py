@@ -350,7 +350,7 @@ class _KaldiBase(Frontend):
         raw = sig.unfold(1, self.win, self.shift)  # strided views: nothing is copied
         pre = (torch.sub(sig[:, 1:], sig[:, :-1], alpha=p) if p else sig[:, 1:]).unfold(1, self.win - 1, self.shift)
         batch, t = raw.shape[:2]
-        buf = torch.empty(batch, t, self.padded, device=x.device)
+        buf = torch.empty(batch, t, self.padded, dtype=sig.dtype, device=x.device)
         buf[..., self.win:].zero_()
         frames = buf[..., :self.win]
         if o["remove_dc_offset"]:
@@ -372,7 +372,7 @@ class _KaldiBase(Frontend):
     def _power_spectrum(self, x: Tensor, lengths: Tensor, generator, dither: bool, traced: bool):
         """Returns ``(power or magnitude spectrum (B, T, padded/2+1), raw log energy (B, T) or None)``."""
         o = self._options
-        if not (dither or o["use_energy"] or traced):
+        if not (dither or o["use_energy"] or traced or x.requires_grad):  # the fast path writes into buffers
             power = self._fast_power_spectrum(x, lengths)
             return (power if o.get("use_power", True) else power.sqrt()), None
         frames = self._frames(x * 32768.0, lengths)
@@ -421,7 +421,7 @@ class KaldiFbank(_KaldiBase):
         power, log_energy = self._power_spectrum(x, lengths, generator, dither, traced)
         mel = power @ self.mel
         if self._options["use_log_fbank"]:
-            mel = mel.clamp_min(FLT_EPSILON).log() if traced else mel.clamp_min_(FLT_EPSILON).log_()
+            mel = mel.clamp_min(FLT_EPSILON).log() if traced or mel.requires_grad else mel.clamp_min_(FLT_EPSILON).log_()
         if log_energy is not None:
             mel = torch.cat([log_energy[..., None], mel], dim=2)
         return mel
@@ -461,7 +461,8 @@ class KaldiMfcc(_KaldiBase):
         traced = exporting()
         power, log_energy = self._power_spectrum(x, lengths, generator, dither, traced)
         log_mel = power @ self.mel
-        log_mel = log_mel.clamp_min(FLT_EPSILON).log() if traced else log_mel.clamp_min_(FLT_EPSILON).log_()
+        log_mel = (log_mel.clamp_min(FLT_EPSILON).log() if traced or log_mel.requires_grad
+                   else log_mel.clamp_min_(FLT_EPSILON).log_())
         ceps = log_mel @ self.dct
         if log_energy is not None:
             ceps = torch.cat([log_energy[..., None], ceps[..., 1:]], dim=2)

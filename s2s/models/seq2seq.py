@@ -111,7 +111,7 @@ def single_query_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None 
     their rows: the beams of a sentence against its memory); the g queries of a group then share
     one product per head (4 x fewer, larger products for beam 4: 236 against 403 us above)."""
     n, h, _, d = q.shape
-    g = n // k.size(0)
+    g = n // k.size(0) if k.size(0) else 1
     if g > 1:
         q = q.reshape(k.size(0), g, h, d).transpose(1, 2)  # (B/g, h, g, dk)
     s = torch.matmul(q.float(), k.float().transpose(-1, -2)) * (d ** -0.5)
@@ -153,7 +153,7 @@ class MultiHeadAttention(nn.Module):
         if q.size(1) == 1 and not self.training and q.device.type == "cpu":
             y = single_query_attention(qh, k, v, mask)
         else:
-            g = qh.size(0) // k.size(0)  # > 1: keys and values per sentence, queries per beam
+            g = qh.size(0) // k.size(0) if k.size(0) else 1  # > 1: keys and values per sentence, queries per beam
             if g > 1:
                 k, v = k.repeat_interleave(g, 0), v.repeat_interleave(g, 0)
                 mask = mask.repeat_interleave(g, 0) if mask is not None and mask.size(0) > 1 else mask
