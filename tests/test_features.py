@@ -435,3 +435,12 @@ def test_the_fast_path_keeps_float32_under_a_float64_default():
     finally:
         torch.set_default_dtype(before)
     assert out.dtype == torch.float32 and out.shape == (98, 80)
+
+
+@pytest.mark.parametrize("snip_edges", [True, False])
+def test_integer_num_frames_equals_frame_lengths(snip_edges):
+    """The Kaldi front ends count frames in integer arithmetic for extract(); it must agree with the
+    tensor formula the model uses for batches."""
+    fe = build_frontend({"type": "fbank", "snip_edges": snip_edges})
+    n = torch.arange(0, 3000, 7)
+    assert [fe.num_frames(int(k)) for k in n] == fe.frame_lengths(n).tolist()
