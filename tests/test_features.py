@@ -380,6 +380,8 @@ def test_forward_dithers_only_in_training_mode(speech):
 
 
 @pytest.mark.parametrize("conf", [{"type": "fbank", "num_mel_bins": 40}, {"type": "mfcc"},
+                                  {"type": "fbank", "num_mel_bins": 80}, {"type": "fbank", "num_mel_bins": 17},
+                                  {"type": "mfcc", "use_energy": False},
                                   {"type": "fbank", "snip_edges": False, "use_power": False},
                                   {"type": "fbank", "remove_dc_offset": False, "preemphasis_coefficient": 0.5},
                                   {"type": "fbank", "preemphasis_coefficient": 0.0},
@@ -444,3 +446,58 @@ def test_integer_num_frames_equals_frame_lengths(snip_edges):
     fe = build_frontend({"type": "fbank", "snip_edges": snip_edges})
     n = torch.arange(0, 3000, 7)
     assert [fe.num_frames(int(k)) for k in n] == fe.frame_lengths(n).tolist()
+
+
+@pytest.mark.parametrize("bins", [1, 16, 17, 23, 40, 80, 100])
+def test_the_banded_mel_product_equals_the_dense_one(bins):
+    """The eager fast path multiplies each block of filters by its own span of FFT bins only (the
+    squared real and imaginary parts, rows doubled): the blocks hold every non-zero weight of the
+    dense matrix, and the product equals ``power @ mel``, also after a move to float64."""
+    fe = build_frontend({"type": "fbank", "num_mel_bins": bins})
+    covered = torch.zeros_like(fe.mel, dtype=torch.bool)
+    for a, c, lo, hi, band in fe._mel_band_views():
+        assert torch.equal(band, fe.mel[lo // 2:hi // 2, a:c].repeat_interleave(2, dim=0))
+        covered[lo // 2:hi // 2, a:c] = True
+    assert not (fe.mel.ne(0) & ~covered).any()
+    wav = 0.1 * torch.randn(2, 9000, generator=torch.Generator().manual_seed(bins))
+    lengths = torch.tensor([9000, 7000])
+    for f in (fe, fe.double()):
+        x = wav.to(f.mel.dtype)
+        dense = f._fast_power_spectrum(x, lengths) @ f.mel
+        banded = f._fast_mel_energies(x, lengths)
+        assert banded.dtype == x.dtype
+        torch.testing.assert_close(banded, dense, rtol=1e-5, atol=1e-3)
+
+
+def test_reused_buffers_leave_no_trace_between_calls_and_threads():
+    """The eager fast path keeps its frame and pre-emphasis buffers per thread from call to call:
+    utterances of other lengths, another front end (another window) in between, or other threads
+    at the same time change nothing in an utterance's features."""
+    import threading
+
+    gen = torch.Generator().manual_seed(3)
+    wavs = [(0.1 * torch.randn(n, generator=gen)).numpy() for n in (16000, 48000, 7000, 200000)]
+    fe = build_frontend({"type": "fbank"})
+    other = build_frontend({"type": "fbank", "frame_length_ms": 30, "num_mel_bins": 40})  # win 480
+    first = [fe.extract(w, SR) for w in wavs]
+    for w in wavs[::-1]:
+        other.extract(w, SR)
+    for w, f in zip(wavs, first):
+        assert torch.equal(fe.extract(w, SR), f)
+    # Against the path that reuses nothing (power spectrum, dense mel product).
+    x = torch.from_numpy(wavs[0])[None]
+    plain = (fe._fast_power_spectrum(x, torch.tensor([x.shape[1]])) @ fe.mel).clamp_min(1e-7).log()[0]
+    torch.testing.assert_close(first[0], plain, rtol=1e-5, atol=1e-4)
+    results = {}
+
+    def work(i):
+        results[i] = [fe.extract(wavs[(i + k) % len(wavs)], SR) for k in range(8)]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(3):
+        for k, f in enumerate(results[i]):
+            assert torch.equal(f, first[(i + k) % len(wavs)])
