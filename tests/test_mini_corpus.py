@@ -128,3 +128,28 @@ def test_jobs_then_merge_and_a_missing_job_is_named(tmp_path):
 def test_bad_option_is_an_error_not_a_traceback(tmp_path):
     res = _make_corpus(["--num-test", "0"], tmp_path)
     assert res.returncode == 1 and res.stderr.startswith("make_corpus.py: error: --num-test")
+
+
+def test_the_tts_evaluation_plan_is_rewritten_only_when_it_changes(tmp_path):
+    """local/tts.sh renders an evaluation system again when the plan is newer than its rendering, so
+    re-writing an unchanged plan would re-render everything; a changed plan is written."""
+    spec = importlib.util.spec_from_file_location("tts_tools", LOCAL / "tts_tools.py")
+    tools = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tools)
+    (tmp_path / "text").write_text("".join(f"u{i} sentence number {i}\n" for i in range(6)))
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    (voices / "utt2spk").write_text("a flite_awb_f120_d100\nb flite_slt_f201_d085\nc espeak-ng_en+m1_p050_s150\n")
+    plan = tmp_path / "plan"
+
+    def make(n):
+        return tools.make_plan(tools.get_parser().parse_args(
+            ["plan", "--sentences", str(tmp_path / "text"), "--voices-from", str(voices), "--num-sentences", str(n),
+             "--num-voices", "2", "--seed", "1", "--out", str(plan)]))
+
+    make(4)
+    assert len(plan.read_text().splitlines()) == 8
+    os.utime(plan, ns=(1, 1))
+    assert "unchanged" in make(4) and plan.stat().st_mtime_ns == 1
+    make(5)
+    assert len(plan.read_text().splitlines()) == 10 and plan.stat().st_mtime_ns > 1

@@ -16,7 +16,9 @@
 #                               against the engine rendering and CPU seconds per second of speech,
 #                               the "Speech synthesis" table of RESULTS.md (local/tts_tools.py)
 #
-# Re-runs continue: training resumes from the last checkpoint and finished renderings are kept.
+# Re-runs continue: training resumes from the last checkpoint (and trains on when max_epochs was
+# raised), and a rendering is kept unless the plan or a model, vocoder or engine rendering it
+# reads is newer.
 set -euo pipefail
 
 step=train
@@ -71,7 +73,18 @@ eval_tts() {
     --num-sentences "$num_sentences" --num-voices "$num_voices" --seed "$seed" --out $d/plan
   render() {  # NAME RENDER-OPTIONS...: render into data/tts_eval_NAME, decode it, add it to the table
     local name=$1; shift
-    if [ ! -f "data/tts_eval_$name/timing" ] || [ "$d/plan" -nt "data/tts_eval_$name/timing" ]; then
+    # Rendered again when missing or older than the plan or any model, vocoder or engine rendering
+    # it reads (a retrained TTS is rendered anew; the others are kept).
+    local stale="" prev="" a timing="data/tts_eval_$name/timing"
+    [ -f "$timing" ] && [ ! "$d/plan" -nt "$timing" ] || stale=1
+    for a in "$@"; do
+      case $prev in
+        --model|--vocoder) [ -f "$a" ] && [ "$a" -nt "$timing" ] && stale=1 ;;
+        --engine-dir) [ "$a/timing" -nt "$timing" ] && stale=1 ;;
+      esac
+      prev=$a
+    done
+    if [ -n "$stale" ]; then
       $train_cmd "$d/log/render_$name.log" python local/tts_tools.py render --plan $d/plan --seed "$seed" \
         --out "data/tts_eval_$name" "$@"
     fi

@@ -77,7 +77,10 @@ def make_plan(args) -> str:
     half = args.num_voices // 2
     chosen = sorted(rng.sample(flite, min(half, len(flite))) + rng.sample(espeak, args.num_voices - min(half, len(flite))))
     plan = {f"{v}-{u}": f"{v} {t}" for v in chosen for u, t in texts.items()}
-    write_table(Path(args.out), plan)
+    out = Path(args.out)
+    if out.is_file() and read_table(out) == plan:  # unchanged: keep its time, so renderings stay current
+        return f"{args.out}: unchanged ({len(texts)} sentences x {len(chosen)} voices)"
+    write_table(out, plan)
     return f"{args.out}: {len(texts)} sentences x {len(chosen)} voices ({' '.join(chosen)})"
 
 
