@@ -99,6 +99,7 @@ def test_transcribe_out_dir_in_a_read_only_place(tmp_path, read_only, where):
     ("prepare_tokens", "prepare_tokens", ["--text", "t", "--kind", "char", "--out", "{ro}/lang"]),
     ("rescore", "s2s.bin.rescore", ["--nbest", "n", "--lm", "l", "--out", "{ro}/r"]),
     ("compute_feats", "compute_feats", ["--conf", "c.yaml", "--data", "d", "--out-dir", "{ro}/fbank"]),
+    ("tts_durations", "s2s.bin.tts_durations", ["m.pt", "--data", "d", "--out", "{ro}/durations"]),
 ])
 def test_other_writers_name_a_read_only_output(tmp_path, read_only, module, prog, args):
     d, reason = read_only
@@ -114,6 +115,7 @@ def test_other_writers_name_a_read_only_output(tmp_path, read_only, module, prog
     ("translate", "s2s-translate", ["m.pt", "in.txt", "--output", "adir"], "adir"),
     ("score", "score", ["--ref", "ref", "--hyp", "hyp", "--results", "adir", "--tag", "x"], "adir"),
     ("score", "score", ["--ref", "ref", "--hyp", "hyp", "--out-dir", "taken/reports"], "taken/reports"),
+    ("tts_durations", "s2s.bin.tts_durations", ["m.pt", "--data", "d", "--out", "adir"], "adir"),
 ])
 def test_other_writers_name_a_file_or_directory_in_the_way(tmp_path, module, prog, args, out):
     (tmp_path / "taken").write_text("keep me\n")

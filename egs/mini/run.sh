@@ -16,7 +16,8 @@
 #   8  (only when asked, like 9-10: --stage 8 --stop-stage 10) speech synthesis for the corpus:
 #      multi-speaker TTS models with style tokens (Tacotron 2, Centaur), a WaveNet and an iSTFT
 #      vocoder trained on the training voices, side by side (local/tts.sh --step train;
-#      alignment plots in exp/<tts>/plots)
+#      alignment plots in exp/<tts>/plots); then FastSpeech, trained on symbol durations taken
+#      from the Tacotron 2's attention
 #   9  intelligibility of that TTS: held-out sentences in training voices, by the engines and by
 #      the TTS with each vocoder, transcribed by the stage-4 model; WER, MCD, CPU cost in
 #      RESULTS.md (local/tts.sh --step eval)
@@ -54,7 +55,8 @@ nbest=16              # hypotheses kept per utterance for rescoring
 lm_config=conf/lm_transformer.yaml  # neural LM for stage 7 (conf/lm_lstm.yaml: an LSTM LM)
 lm_weights=0:1.5:0.1  # neural LM weights tried on dev
 length_bonuses=-1:2:0.5  # extra per-word bonuses tried with them
-tts_configs="conf/tts.yaml conf/centaur.yaml"  # stages 8-10: TTS models (exp/<config name>; the first speaks in 10)
+tts_configs="conf/tts.yaml conf/centaur.yaml"  # stages 8-10: TTS models (exp/<config name>; the first is the teacher)
+tts_student_configs="conf/fastspeech.yaml"  # stages 8-10: trained on the teacher's durations after it
 vocoder_configs="conf/vocoder_wavenet.yaml conf/vocoder_istft.yaml"  # stages 8-10: vocoders (the last one in 10)
 tts_args=""           # stages 8-9: more options of local/tts.sh, e.g. "--num-sentences 50 --num-voices 6"
 syn_args=""           # stage 10: options of local/syn_ratio.sh, e.g. "--steps 1200 --vocoder griffin-lim"
@@ -148,11 +150,12 @@ stage 7 nnlm_rescore nnlm_rescore --key $tag --args "$lm_weights $length_bonuses
   --out "$lm_exp/model.pt $exp/decode_dev/rescore/text $exp/decode_test/rescore/text"
 
 # Not part of the default run: --stage 8 --stop-stage 10.
-tts_models=$(for c in $tts_configs $vocoder_configs; do echo -n "exp/$(basename "${c%.*}")/model.pt "; done)
-tts_opts=(--tts-configs "$tts_configs" --vocoder-configs "$vocoder_configs")
+tts_models=$(for c in $tts_configs $tts_student_configs $vocoder_configs; do
+  echo -n "exp/$(basename "${c%.*}")/model.pt "; done)
+tts_opts=(--tts-configs "$tts_configs" --student-configs "$tts_student_configs" --vocoder-configs "$vocoder_configs")
 # shellcheck disable=SC2086
 tts_train() { local/tts.sh --step train --nj $nj "${tts_opts[@]}" $tts_args; }
-stage 8 tts tts_train --args "$nj $tts_args" --in "data/train/wav.scp conf/tts_logmel.yaml $tts_configs $vocoder_configs" \
+stage 8 tts tts_train --args "$nj $tts_args" --in "data/train/wav.scp conf/tts_logmel.yaml $tts_configs $tts_student_configs $vocoder_configs" \
   --out "$tts_models"
 # shellcheck disable=SC2086
 tts_eval() { local/tts.sh --step eval --nj $nj --asr-exp $exp "${tts_opts[@]}" $tts_args; }

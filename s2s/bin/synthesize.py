@@ -1,4 +1,4 @@
-"""Speech from text: a TTS model trained by s2s (Tacotron 2 + a vocoder) or a Debian engine.
+"""Speech from text: a TTS model trained by s2s (Tacotron 2, Centaur or FastSpeech + a vocoder) or a Debian engine.
 
   s2s-synthesize MODEL "text to say" [--speaker S] --out x.wav [--vocoder griffin-lim|VOCODER.pt]
   s2s-synthesize MODEL --text data/x/text --out-dir data/syn [--speakers ID ... | --num-speakers 8 --seed 1]

@@ -103,8 +103,16 @@ class Postnet(nn.Module):
                                         nn.Tanh() if i < n_layers - 1 else nn.Identity(), nn.Dropout(dropout)))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, mel):  # (B, T, n_mels)
-        return self.layers(mel.transpose(1, 2)).transpose(1, 2)
+    def forward(self, mel, mask: torch.Tensor | None = None):  # (B, T, n_mels), (B, T)
+        """``mask``: frames past each end are zeroed before every layer (as the convs' own zero
+        padding), so an utterance's output does not depend on the batch's padding."""
+        if mask is None:
+            return self.layers(mel.transpose(1, 2)).transpose(1, 2)
+        m = mask[:, None, :].to(mel.dtype)
+        x = mel.transpose(1, 2)
+        for layer in self.layers:
+            x = layer(x * m)
+        return (x * m).transpose(1, 2)
 
 
 class SpeakerStyleTts(nn.Module):

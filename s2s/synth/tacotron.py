@@ -1,4 +1,5 @@
-"""The ``tacotron2`` synthesis backend: a Tacotron 2 checkpoint trained by s2s + a vocoder.
+"""The ``tacotron2`` synthesis backend: a TTS checkpoint trained by s2s (Tacotron 2, Centaur or
+FastSpeech, all with the same ``infer``) + a vocoder.
 
 It offers the interface of the Debian engines (``speakers()``, ``synthesize(texts,
 speaker, sample_rate)``) so augmentation can use it the same way. Speaker ids are
@@ -27,7 +28,7 @@ BACKEND = "tacotron2"
 
 
 class TacotronSynthesizer:
-    """Speech from an s2s Tacotron 2 checkpoint (``exp/<tag>/model.pt`` or any checkpoints/*.pt)."""
+    """Speech from an s2s TTS checkpoint (``exp/<tag>/model.pt`` or any checkpoints/*.pt)."""
 
     backend = BACKEND
 

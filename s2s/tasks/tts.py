@@ -1,14 +1,19 @@
-"""Text to speech with Tacotron 2 or Centaur: transcripts -> log-mel frames (masked L2 + stop-token loss).
+"""Text to speech with Tacotron 2, Centaur or FastSpeech: transcripts -> log-mel frames.
+
+Tacotron 2 and Centaur: masked L2 (or L1, ``mel_loss``) + stop-token loss, optionally guided
+attention. FastSpeech: the mel loss + the duration predictor's L2 on log(1 + frames); its
+data dirs need DATA/durations (``s2s.bin.tts_durations`` writes them from a trained teacher).
 
 Data: Kaldi data dirs (text, utt2spk, wav.scp and/or feats.scp). Targets are ``logmel``
 features, dumped by utils/make_feats.sh (DATA/frontend.yaml says how) or computed on the
 fly from ``frontend_conf``; the Griffin-Lim vocoder inverts the same front end. Speakers
 come from the training utt2spk; with more than one the model gets a speaker embedding.
 
-Validation reports ``loss``, ``mel_loss`` (L2 of the postnet output per frame and bin),
-``stop_loss`` and ``diagonal`` (s2s.models.tacotron2.diagonal_score averaged over the
-validation set); with ``plot_dir`` set, each validation writes the attention of its longest
-sentence as ``PLOT_DIR/alignment_<n>.png``.
+Validation reports ``loss``, ``mel_loss`` (the mel loss per frame and bin, the mean of
+before and after the postnet), and ``stop_loss`` and ``diagonal``
+(s2s.models.tacotron2.diagonal_score averaged over the validation set) or, for FastSpeech,
+``duration_loss``; with ``plot_dir`` set, each validation of an attention model writes the
+attention of its longest sentence as ``PLOT_DIR/alignment_<n>.png``.
 """
 
 from __future__ import annotations
@@ -49,15 +54,17 @@ class TtsDataset:
     (before silence trimming, an upper bound)."""
 
     def __init__(self, data_dirs: list[str], features: FeatureSource, speakers: dict[str, int], vocab,
-                 max_frames: int = 0, trim_db: float = 0.0):
+                 max_frames: int = 0, trim_db: float = 0.0, durations: bool = False):
         self.features = features
         self.trim_db = trim_db
         self.ids, self.symbols, self.speakers, self.lengths, self._src = [], [], [], [], []
+        self.durations: list[tuple[list[int], str]] | None = [] if durations else None
         skipped_long = skipped_empty = 0
         for d in data_dirs:
             dd = DataDir(d)
             text, utt2spk = dd.text(), dd.utt2spk()
             src, n_frames = features.sources(dd)
+            dur = read_durations(dd) if durations else {}
             for lineno, (u, words) in enumerate(text.items(), 1):
                 if u not in src:
                     raise S2SError(f"{dd.file('text')}:{lineno}: utterance {u!r} has no features/audio; "
@@ -70,6 +77,16 @@ class TtsDataset:
                 if max_frames and n > max_frames:
                     skipped_long += 1
                     continue
+                if durations:
+                    if u not in dur:
+                        raise S2SError(f"{dd.file('durations')}: no durations for utterance {u!r}; extract them "
+                                       f"again (python -m s2s.bin.tts_durations TEACHER --data {d})")
+                    counts, where = dur[u]
+                    if len(counts) != len(ids):
+                        raise S2SError(f"{where}: {len(counts)} durations for the {len(ids)} symbols of {u!r}; "
+                                       f"the text changed since they were extracted; extract them again "
+                                       f"(python -m s2s.bin.tts_durations TEACHER --data {d})")
+                    self.durations.append((counts, where))
                 self.ids.append(u)
                 self.symbols.append(ids)
                 self.speakers.append(speakers.get(utt2spk.get(u, ""), 0))
@@ -86,8 +103,40 @@ class TtsDataset:
         return len(self.ids)
 
     def __getitem__(self, i: int) -> dict:
-        return {"id": self.ids[i], "symbols": torch.tensor(self.symbols[i], dtype=torch.long),
+        item = {"id": self.ids[i], "symbols": torch.tensor(self.symbols[i], dtype=torch.long),
                 "speaker": self.speakers[i], "mel": trim_silence(self.features.load(self._src[i]), self.trim_db)}
+        if self.durations is not None:
+            counts, where = self.durations[i]
+            if sum(counts) != item["mel"].shape[0]:
+                raise S2SError(f"{where}: durations sum to {sum(counts)} frames, but {self.ids[i]!r} has "
+                               f"{item['mel'].shape[0]} (trim_silence_db: {self.trim_db:g}); extract them with "
+                               f"the same features and --trim-silence-db as this training")
+            item["durations"] = torch.tensor(counts, dtype=torch.long)
+        return item
+
+
+def read_durations(dd: DataDir) -> dict[str, tuple[list[int], str]]:
+    """DATA/durations: ``utt d_1 ... d_N`` -> {utt: (counts, "FILE:LINE")}; S2SError naming the
+    file and line of a malformed entry, or the command that writes the file when it is missing."""
+    path = dd.file("durations")
+    if not path.is_file():
+        raise S2SError(f"{path}: not found; FastSpeech trains on symbol durations from a trained Tacotron 2 or "
+                       f"Centaur: python -m s2s.bin.tts_durations TEACHER/model.pt --data {dd.path}")
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                counts = [int(x) for x in parts[1:]]
+            except ValueError:
+                counts = [-1]
+            if not counts or min(counts) < 0:
+                raise S2SError(f"{path}:{lineno}: expected 'utterance-id frames frames ...' with whole numbers "
+                               f">= 0; extract the file again (python -m s2s.bin.tts_durations)")
+            out[parts[0]] = (counts, f"{path}:{lineno}")
+    return out
 
 
 def make_collate(reduction: int, pad_id: int):
@@ -99,7 +148,11 @@ def make_collate(reduction: int, pad_id: int):
         mels = torch.zeros(len(items), t, items[0]["mel"].shape[1])
         for b, it in enumerate(items):
             mels[b, : it["mel"].shape[0]] = it["mel"]
-        return {"ids": [it["id"] for it in items],
+        extra = {}
+        if "durations" in items[0]:
+            extra["durations"] = torch.nn.utils.rnn.pad_sequence([it["durations"] for it in items],
+                                                                 batch_first=True)
+        return {**extra, "ids": [it["id"] for it in items],
                 "symbols": torch.nn.utils.rnn.pad_sequence([it["symbols"] for it in items], batch_first=True,
                                                             padding_value=pad_id),
                 "symbol_lengths": sym_lens, "mels": mels, "mel_lengths": mel_lens,
@@ -108,7 +161,7 @@ def make_collate(reduction: int, pad_id: int):
 
 
 # The TTS models and their parameters tied to the symbol set (init_from).
-TTS_MODELS = {"tacotron2": ("encoder.embedding.",), "centaur": ("embedding.",)}
+TTS_MODELS = {"tacotron2": ("encoder.embedding.",), "centaur": ("embedding.",), "fastspeech": ("embedding.",)}
 
 
 @TASKS.register("tts")
@@ -119,9 +172,11 @@ class TtsTask(Task):
     cost_unit = "mel frames"
     throughput_unit = "audio-s"
     defaults = {
-        "model": "tacotron2",    # tacotron2 | centaur
+        "model": "tacotron2",    # tacotron2 | centaur | fastspeech
         "frontend_conf": None,   # logmel settings, used when the data dir has no feats.scp
         "model_conf": {},        # Tacotron2 constructor arguments (n_mels and n_speakers are filled in)
+        "mel_loss": "l2",        # l2 | l1: the loss of the mel frames (before and after the postnet)
+        "duration_weight": 1.0,  # fastspeech: weight of the duration predictor's loss
         "stop_weight": 1.0,      # weight of the stop-token loss against the mel loss
         "stop_pos_weight": 5.0,  # the one "stop" frame per utterance is outnumbered; weigh it up
         "guided_attn_weight": 0.0,  # guided attention loss (Tachibana et al., 2017); 0: off
@@ -131,8 +186,11 @@ class TtsTask(Task):
         "plot_dir": None,        # alignment PNGs written here at every validation
     }
     help = {
-        "model": "the TTS model: tacotron2 (Tacotron 2, recurrent) or centaur (OpenSeq2Seq's convolutional "
-                 "attention model); speakers, style tokens and mel normalisation work the same in both",
+        "model": "the TTS model: tacotron2 (Tacotron 2, recurrent), centaur (OpenSeq2Seq's convolutional "
+                 "attention model) or fastspeech (non-autoregressive, trained on durations from one of the "
+                 "others); speakers, style tokens and mel normalisation work the same in all three",
+        "mel_loss": "l2 or l1: the loss of the predicted log-mel frames, before and after the postnet",
+        "duration_weight": "fastspeech: weight of the duration loss (L2 of log(1 + frames) per symbol)",
         "frontend_conf": "log-mel settings when the data dir has no dumped features",
         "model_conf": "Tacotron 2 arguments (n_mels and n_speakers are filled in)",
         "stop_weight": "weight of the stop-token loss against the mel loss",
@@ -178,7 +236,7 @@ class TtsTask(Task):
             return None
         return TtsDataset(dirs, self.features, self.speaker_index, self.vocab,
                           self.conf.get("max_frames", 0) if split == "train" else 0,
-                          self.conf.get("trim_silence_db", 0.0))
+                          self.conf.get("trim_silence_db", 0.0), durations=self.model_name == "fastspeech")
 
     def collate(self, items):
         return make_collate(self.model_args()["reduction"], self.vocab.pad_id)(items)
@@ -188,7 +246,7 @@ class TtsTask(Task):
         return float(batch["mel_lengths"].sum()) * self.frontend.frame_shift
 
     def model_args(self) -> dict:
-        args = {"reduction": 2, **dict(self.conf.get("model_conf") or {})}
+        args = {"reduction": 1 if self.model_name == "fastspeech" else 2, **dict(self.conf.get("model_conf") or {})}
         args["n_mels"] = int(self.frontend_conf["num_mel_bins"])
         args["n_speakers"] = len(self.speaker_names)
         args["n_symbols"] = len(self.vocab)
@@ -213,15 +271,33 @@ class TtsTask(Task):
         return {"frontend_conf": self.frontend.conf, "speakers": self.speaker_names, "vocab": self.vocab.to_dict()}
 
     # -- loss
+    def _mel_sum(self, model, batch, before, after):
+        """The mel loss summed over valid frames, per bin, before and after the postnet (fp32)."""
+        mels, lens = unwrap(model).normalize(batch["mels"]), batch["mel_lengths"]
+        m = lengths_to_mask(lens, mels.shape[1])[..., None].float()
+        if self.conf.get("mel_loss", "l2") == "l1":
+            err = (before.float() - mels).abs() + (after.float() - mels).abs()
+        else:
+            err = (before.float() - mels) ** 2 + (after.float() - mels) ** 2
+        return (err * m).sum() / mels.shape[-1]
+
     def _losses(self, model, batch):
+        """Summed losses: (mel, stop or duration, frames, alignment or None)."""
+        if self.model_name == "fastspeech":
+            before, after, log_dur = model(batch["symbols"], batch["symbol_lengths"], batch["mels"],
+                                           batch["mel_lengths"], batch["speakers"], batch["durations"])
+            sym_mask = lengths_to_mask(batch["symbol_lengths"], log_dur.shape[1]).float()
+            target = torch.log1p(batch["durations"].float())
+            # Per symbol, scaled to the frames it spans on average, so that its weight against the
+            # per-frame mel loss does not depend on the speaking rate.
+            dur_sum = (((log_dur.float() - target) ** 2) * sym_mask).sum()
+            dur_sum = dur_sum * float(batch["mel_lengths"].sum()) / float(sym_mask.sum())
+            return self._mel_sum(model, batch, before, after), dur_sum, float(batch["mel_lengths"].sum()), None
         before, after, stop, align = model(batch["symbols"], batch["symbol_lengths"], batch["mels"],
                                            batch["mel_lengths"], batch["speakers"])
-        mels, lens = unwrap(model).normalize(batch["mels"]), batch["mel_lengths"]
-        mask = lengths_to_mask(lens, mels.shape[1])
-        m = mask[..., None].float()
-        # L2 in fp32 over valid frames, per mel bin, before and after the postnet.
-        mel_sum = (((before.float() - mels) ** 2 + (after.float() - mels) ** 2) * m).sum() / mels.shape[-1]
-        target = (torch.arange(mels.shape[1], device=lens.device)[None, :] >= (lens[:, None] - 1)).float()
+        lens = batch["mel_lengths"]
+        mel_sum = self._mel_sum(model, batch, before, after)
+        target = (torch.arange(stop.shape[1], device=lens.device)[None, :] >= (lens[:, None] - 1)).float()
         pos_weight = torch.tensor(self.conf.get("stop_pos_weight", 1.0), device=stop.device)
         # Over padded frames too (they all say "stop", as in NVIDIA's Tacotron 2): an utterance
         # alone has a single positive frame, too few to learn when to stop.
@@ -244,10 +320,16 @@ class TtsTask(Task):
         valid = lengths_to_mask(steps, align.shape[1])[:, :, None] & lengths_to_mask(n_len, align.shape[2])[:, None, :]
         return (align.float() * w * valid).sum() * r
 
+    def _second_weight(self) -> float:
+        return self.conf.get("duration_weight" if self.model_name == "fastspeech" else "stop_weight", 1.0)
+
     def forward_loss(self, model, batch):
-        mel_sum, stop_sum, frames, align = self._losses(model, batch)
-        loss = mel_sum + self.conf.get("stop_weight", 1.0) * stop_sum
-        stats = {"mel": mel_sum.item() / frames, "stop": stop_sum.item() / frames}
+        mel_sum, second_sum, frames, align = self._losses(model, batch)
+        loss = mel_sum + self._second_weight() * second_sum
+        second = "duration" if self.model_name == "fastspeech" else "stop"
+        stats = {"mel": mel_sum.item() / frames, second: second_sum.item() / frames}
+        if align is None:
+            return loss, frames, stats
         if self.conf.get("guided_attn_weight", 0.0) > 0:
             ga = self._guided_attention(align, batch)
             loss = loss + self.conf["guided_attn_weight"] * ga
@@ -265,7 +347,7 @@ class TtsTask(Task):
             mel_t += mel_sum.item()
             stop_t += stop_sum.item()
             frames_t += frames
-            for b in range(align.shape[0]):
+            for b in range(0 if align is None else align.shape[0]):
                 steps = -(-int(batch["mel_lengths"][b]) // r)
                 n = int(batch["symbol_lengths"][b])
                 diag_t += diagonal_score(align[b].cpu(), n, steps)
@@ -280,6 +362,8 @@ class TtsTask(Task):
             path.parent.mkdir(parents=True, exist_ok=True)
             plot_alignment(first[1].T, path, title=f"{first[0]} (validation {self._evals})")
         frames_t = max(frames_t, 1.0)
-        w = self.conf.get("stop_weight", 1.0)
-        return {"loss": (mel_t + w * stop_t) / frames_t, "mel_loss": mel_t / frames_t / 2,
-                "stop_loss": stop_t / frames_t, "diagonal": diag_t / max(n_utts, 1)}
+        w = self._second_weight()
+        out = {"loss": (mel_t + w * stop_t) / frames_t, "mel_loss": mel_t / frames_t / 2}
+        if self.model_name == "fastspeech":
+            return {**out, "duration_loss": stop_t / frames_t}
+        return {**out, "stop_loss": stop_t / frames_t, "diagonal": diag_t / max(n_utts, 1)}

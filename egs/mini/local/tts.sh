@@ -7,10 +7,14 @@
 #                               style tokens; conf/centaur.yaml: Centaur) and every vocoder of
 #                               --vocoder-configs (WaveNet, iSTFT vocoder), each in exp/<config
 #                               name>, trained side by side, one thread each; alignment plots in
-#                               exp/<tts>/plots
+#                               exp/<tts>/plots; then the symbol durations of data/tts_{train,valid}
+#                               from the first TTS model's attention (--teacher; DATA/durations,
+#                               s2s.bin.tts_durations) and the non-autoregressive models of
+#                               --student-configs (conf/fastspeech.yaml) trained on them
 #   local/tts.sh --step eval    intelligibility: --num-sentences held-out sentences (data/test/text:
 #                               no test sentence is in train) in --num-voices training voices,
-#                               rendered by the engines, by each TTS model with Griffin-Lim and
+#                               rendered by the engines, by each TTS model (students included)
+#                               with Griffin-Lim and
 #                               each vocoder, and by each vocoder from the engine's own mels;
 #                               transcribed by the ASR model (--asr-exp, greedy): WER/CER, MCD
 #                               against the engine rendering and CPU seconds per second of speech,
@@ -24,6 +28,9 @@ set -euo pipefail
 step=train
 nj=2
 tts_configs="conf/tts.yaml conf/centaur.yaml"
+student_configs="conf/fastspeech.yaml"  # trained on durations from the teacher's attention ("": none)
+teacher=                   # the model giving the durations (default: the first of --tts-configs)
+student_threads=2          # the students train after the others, alone: threads each
 vocoder_configs="conf/vocoder_wavenet.yaml conf/vocoder_istft.yaml"
 feats_config=conf/tts_logmel.yaml
 asr_exp=exp/train          # the ASR model that transcribes the synthesized speech
@@ -62,6 +69,24 @@ train() {
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p"; done
+  [ -n "$student_configs" ] || return 0
+  local t=${teacher:-exp/$(name "${tts_configs%% *}")/model.pt} trim
+  # The students trim silence as the first of them says, and the durations must match that.
+  trim=$(python -c 'import sys, yaml; print((yaml.safe_load(open(sys.argv[1])) or {}).get("trim_silence_db", 0))' \
+    "${student_configs%% *}")
+  # Extracted again when the teacher, its checkpoint or the trimming changed.
+  for s in train valid; do
+    if [ ! -f data/tts_$s/durations ] || [ "$t" -nt data/tts_$s/durations ] || \
+       [ "$(cat exp/tts_data/durations_$s.from 2>/dev/null)" != "$t $trim" ]; then
+      $train_cmd exp/tts_data/log/durations_$s.log python -m s2s.bin.tts_durations "$t" --data data/tts_$s \
+        --trim-silence-db "$trim"
+      echo "$t $trim" > exp/tts_data/durations_$s.from
+    fi
+  done
+  for cfg in $student_configs; do
+    OMP_NUM_THREADS=$student_threads utils/train.sh --cmd "$cuda_cmd" --ngpu $ngpu "exp/$(name "$cfg")" -- \
+      --config "$cfg" --train_data data/tts_train --valid_data data/tts_valid
+  done
 }
 
 eval_tts() {
@@ -94,7 +119,7 @@ eval_tts() {
   }
   render engine --system engine
   local tts voc
-  for tts in $tts_configs; do
+  for tts in $tts_configs $student_configs; do
     render "$(name "$tts")_griffin-lim" --system tts --model "exp/$(name "$tts")/model.pt" --vocoder griffin-lim
     for voc in $vocoder_configs; do
       render "$(name "$tts")_$(name "$voc")" --system tts --model "exp/$(name "$tts")/model.pt" \

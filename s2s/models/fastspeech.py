@@ -1,0 +1,186 @@
+"""FastSpeech: non-autoregressive TTS with symbol durations learned from a teacher's attention.
+
+    text ids -> embedding -> K x residual conv block                          (encoder)
+             [+ speaker and style embeddings, as Tacotron 2] -> linear       (SpeakerStyleTts)
+             -> duration predictor (2 x conv, ReLU, layer norm; linear): log(1 + frames)
+             -> length regulator: each symbol's vector repeated for its frames,
+                + sinusoidal frame positions + how far into its symbol the frame is
+             -> L x residual dilated conv block -> layer norm -> linear: the mel frames
+    mel -> postnet (Tacotron 2's) -> residual added
+
+FastSpeech (Ren et al., 2019, arXiv 1905.09263) generates every frame at once from the text
+and per-symbol durations; in training the durations come from the attention of a trained
+autoregressive teacher (here an s2s Tacotron 2 or Centaur, extracted by
+``s2s.bin.tts_durations``, as ESPnet's FastSpeech recipes take them from a Tacotron 2), and
+a duration predictor learns to predict them for synthesis. Nothing feeds back a predicted
+frame, so the exposure bias of an autoregressive decoder (its own errors fed back as input,
+never seen in teacher-forced training) is gone, and so are skipped and repeated words. The
+feed-forward Transformer blocks of the paper are replaced by residual convolutions with
+growing dilation, as in SpeedySpeech (Vainer and Dusek, 2020, arXiv 2008.03802), which train
+quickly on a CPU. No pitch or energy predictors (FastSpeech 2).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from s2s.data.text import tts_vocabulary
+from s2s.data.tokens import Vocabulary
+from s2s.models.centaur import positions
+from s2s.models.registry import MODELS
+from s2s.models.tts import Postnet, SpeakerStyleTts, lengths_to_mask
+
+
+class ResConv(nn.Module):
+    """x + dropout(ReLU(conv(layer norm(x)))), the conv dilated and padded to keep the length;
+    positions past each sequence's end are zeroed before the conv."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int, dropout: float):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+        self.conv = nn.Conv1d(channels, channels, kernel, dilation=dilation, padding=dilation * (kernel - 1) // 2)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # (B, T, C), (B, T)
+        h = (self.norm(x) * mask[..., None].to(x.dtype)).transpose(1, 2)
+        return x + self.dropout(F.relu(self.conv(h))).transpose(1, 2)
+
+
+class DurationPredictor(nn.Module):
+    """(B, N, C) -> log(1 + frames) of each symbol (B, N) (FastSpeech's: 2 convs, ReLU, layer norm,
+    dropout, then a linear layer)."""
+
+    def __init__(self, channels: int, hidden: int, kernel: int, layers: int, dropout: float):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv1d(channels if i == 0 else hidden, hidden, kernel, padding=kernel // 2)
+                                   for i in range(layers))
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        m = mask[..., None].to(x.dtype)
+        for conv, norm in zip(self.convs, self.norms):
+            x = self.dropout(norm(F.relu(conv((x * m).transpose(1, 2)).transpose(1, 2))))
+        return self.out(x * m)[..., 0]
+
+
+def regulate(x: torch.Tensor, durations: torch.Tensor, max_frames: int | None = None):
+    """Length regulator: symbol vectors (B, N, C) and integer durations (B, N) -> frame vectors
+    (B, T, C), frame lengths (B,), the symbol of each frame (B, T) and how far into its symbol
+    each frame is, (k + 0.5) / duration in (0, 1) (B, T)."""
+    b, n, c = x.shape
+    lengths = durations.sum(1)
+    t = int(lengths.max()) if max_frames is None else max_frames
+    t = max(t, 1)
+    ends = durations.cumsum(1)                                            # (B, N)
+    frame = torch.arange(t, device=x.device)[None, :].expand(b, -1)       # (B, T)
+    symbol = torch.searchsorted(ends, frame.contiguous(), right=True).clamp(max=n - 1)
+    start = (ends - durations).gather(1, symbol)
+    dur = durations.gather(1, symbol).clamp_min(1)
+    progress = ((frame - start).to(x.dtype) + 0.5) / dur.to(x.dtype)
+    out = x.gather(1, symbol[..., None].expand(-1, -1, c))
+    return out, lengths, symbol, progress.clamp(0, 1)
+
+
+@MODELS.register("fastspeech")
+class FastSpeech(SpeakerStyleTts):
+    """The model; sizes for egs/mini (a few million parameters)."""
+
+    def __init__(self, n_mels: int = 80, n_symbols: int = len(tts_vocabulary()), reduction: int = 1,
+                 embed_dim: int = 256, encoder_blocks: int = 4, encoder_kernel: int = 5, dim: int = 256,
+                 decoder_blocks: int = 8, decoder_kernel: int = 5, dilations=(1, 2, 4, 8),
+                 duration_hidden: int = 256, duration_kernel: int = 3, duration_layers: int = 2,
+                 dropout: float = 0.1, postnet_channels: int = 256, postnet_kernel: int = 5,
+                 postnet_layers: int = 5, n_speakers: int = 1, speaker_dim: int = 64, gst_tokens: int = 0,
+                 gst_token_dim: int = 128, gst_heads: int = 4, gst_ref_filters=(32, 32, 64, 64, 128, 128),
+                 gst_ref_dim: int = 128, gst_style_momentum: float = 0.01, normalize_mels: bool = False,
+                 max_frames_per_symbol: int = 50):
+        super().__init__()
+        self.r = reduction  # frames are padded to a multiple of it by the collate; 1 is enough
+        self.dim = dim
+        self.max_frames_per_symbol = max_frames_per_symbol
+        self.embedding = nn.Embedding(n_symbols, embed_dim, padding_idx=Vocabulary.pad_id)
+        self.encoder_blocks = nn.ModuleList(ResConv(embed_dim, encoder_kernel, 1, dropout)
+                                            for _ in range(encoder_blocks))
+        self.encoder_norm = nn.LayerNorm(embed_dim)
+        memory_dim = embed_dim + self._init_conditioning(
+            n_mels, n_speakers, speaker_dim, gst_tokens, gst_token_dim, gst_heads, gst_ref_filters, gst_ref_dim,
+            gst_style_momentum, normalize_mels)
+        self.encoder_out = nn.Linear(memory_dim, dim)
+        self.duration_predictor = DurationPredictor(dim, duration_hidden, duration_kernel, duration_layers, dropout)
+        self.progress = nn.Linear(1, dim)
+        self.decoder_blocks = nn.ModuleList(ResConv(dim, decoder_kernel, dilations[i % len(dilations)], dropout)
+                                            for i in range(decoder_blocks))
+        self.decoder_norm = nn.LayerNorm(dim)
+        self.mel_proj = nn.Linear(dim, n_mels)
+        self.postnet = Postnet(n_mels, postnet_channels, postnet_kernel, postnet_layers, dropout) \
+            if postnet_layers else None
+
+    # -------------------------------------------------------------- pieces
+    def encode(self, ids, lengths, speakers=None, style=None):
+        """Conditioned encoder outputs (B, N, dim)."""
+        mask = lengths_to_mask(lengths, ids.shape[1])
+        x = self.embedding(ids)
+        for block in self.encoder_blocks:
+            x = block(x, mask)
+        x = self.encoder_norm(x) * mask[..., None].to(x.dtype)
+        return self.encoder_out(self.condition(x, speakers, style)) * mask[..., None].to(x.dtype)
+
+    def decode(self, memory: torch.Tensor, durations: torch.Tensor, max_frames: int | None = None):
+        """Frames from the encoder outputs and integer durations: (mel_before, mel_after, frame lengths)."""
+        x, lengths, _, progress = regulate(memory, durations, max_frames)
+        mask = lengths_to_mask(lengths, x.shape[1])
+        x = x + positions(x.shape[1], self.dim, x.device).to(x.dtype) + self.progress(progress[..., None])
+        for block in self.decoder_blocks:
+            x = block(x, mask)
+        before = self.mel_proj(self.decoder_norm(x)) * mask[..., None].to(x.dtype)
+        after = before if self.postnet is None else before + self.postnet(before, mask)
+        return before, after, lengths
+
+    # -------------------------------------------------------------- training
+    def forward(self, ids, id_lengths, mels, mel_lengths=None, speakers=None, durations=None):
+        """Pass with the given (teacher) durations (B, N), which sum to each ``mel_lengths``.
+        Returns ``(mel_before (B, T, n_mels), mel_after, log_duration_prediction (B, N))``, the mels
+        in the decoder's (normalised) units."""
+        if durations is None:
+            raise ValueError("fastspeech: training needs the symbols' durations (s2s.bin.tts_durations)")
+        mels = self.normalize(mels)
+        style = self._training_style(mels, mel_lengths, speakers)
+        memory = self.encode(ids, id_lengths, speakers, style)
+        log_dur = self.duration_predictor(memory, lengths_to_mask(id_lengths, ids.shape[1]))
+        before, after, _ = self.decode(memory, durations, mels.shape[1])
+        return before, after, log_dur
+
+    def predict_durations(self, memory: torch.Tensor, lengths: torch.Tensor, pace: float = 1.0) -> torch.Tensor:
+        """Integer frames per symbol (B, N) from the duration predictor (at least 1 frame a sentence)."""
+        mask = lengths_to_mask(lengths, memory.shape[1])
+        log_dur = self.duration_predictor(memory, mask)
+        d = torch.round(torch.expm1(log_dur.float()).clamp_min(0) / pace).long()
+        d = d.clamp(max=self.max_frames_per_symbol) * mask
+        d[:, 0] = torch.where(d.sum(1) == 0, torch.ones_like(d[:, 0]), d[:, 0])
+        return d
+
+    # -------------------------------------------------------------- inference
+    @torch.no_grad()
+    def infer(self, ids: torch.Tensor, speaker: int = 0, max_steps: int | None = None, min_steps: int = 0,
+              style: torch.Tensor | None = None, pace: float = 1.0):
+        """One sentence: ``ids`` (N,) -> ``(mel (T, n_mels), alignment (T, N), True)``, the same
+        result as the autoregressive models' ``infer`` (the alignment here is the hard one of the
+        predicted durations; ``max_steps`` caps the frames, ``min_steps`` is not needed: nothing
+        has to decide when to stop)."""
+        ids = ids[None]
+        lengths = torch.tensor([ids.shape[1]], device=ids.device)
+        spk = torch.tensor([speaker], device=ids.device)
+        memory = self.encode(ids, lengths, spk, None if style is None else style.reshape(1, -1))
+        durations = self.predict_durations(memory, lengths, pace)
+        if max_steps:
+            durations[0] = torch.where(durations[0].cumsum(0) > max_steps * self.r, 0, durations[0])
+            if int(durations.sum()) == 0:
+                durations[0, 0] = 1
+        _, mel, _ = self.decode(memory, durations)
+        _, _, symbol, _ = regulate(memory, durations)
+        align = F.one_hot(symbol[0], ids.shape[1]).float()
+        return self.denormalize(mel[0]), align, True

@@ -1,0 +1,123 @@
+"""Symbol durations from a trained TTS teacher's attention, for FastSpeech (s2s.models.fastspeech).
+
+The teacher (an s2s Tacotron 2 or Centaur) runs teacher-forced over each utterance's log-mel,
+trimmed exactly as the student's training trims it; its attention (decoder steps x symbols,
+each step spanning r frames) is spread over the frames, and the monotonic path through it
+with the most log-attention that visits every symbol in order for at least one frame
+(``monotonic_durations``, the dynamic programme of Glow-TTS's monotonic alignment search,
+Kim et al., 2020, arXiv 2005.11129) gives each symbol its frames. FastSpeech (Ren et al.,
+2019) counted the frames where a symbol had the most attention instead; that count can
+go backwards and leave a symbol with nothing, the path cannot.
+
+Writes DATA/durations (or ``out``): ``utt d_1 ... d_N``, one count of frames per symbol of
+the utterance's symbol sequence (end of sentence included), summing to its trimmed frames.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from s2s.errors import S2SError
+
+log = logging.getLogger("s2s.durations")
+
+
+def monotonic_durations(log_attention: np.ndarray) -> np.ndarray:
+    """Frames per symbol (N,) of the best monotonic path through ``log_attention`` (T frames, N
+    symbols): frame 0 on symbol 0, frame T-1 on symbol N-1, each frame on the same symbol as the
+    one before or the next; every symbol gets at least one frame (needs T >= N)."""
+    t_len, n = log_attention.shape
+    if t_len < n:
+        raise ValueError(f"{t_len} frames cannot give each of {n} symbols a frame")
+    score = np.full(n, -np.inf)
+    score[0] = log_attention[0, 0]
+    moved = np.zeros((t_len, n), dtype=bool)  # did frame t enter its symbol from the one before?
+    for t in range(1, t_len):
+        shifted = np.concatenate([[-np.inf], score[:-1]])
+        moved[t] = shifted > score
+        score = np.maximum(score, shifted) + log_attention[t]
+    durations = np.zeros(n, dtype=np.int64)
+    k = n - 1
+    for t in range(t_len - 1, -1, -1):
+        durations[k] += 1
+        if t > 0 and moved[t, k]:
+            k -= 1
+    return durations
+
+
+def frame_attention(alignment: torch.Tensor, frames: int, symbols: int, r: int) -> np.ndarray:
+    """Per-frame log attention (frames, symbols) from decoder-step attention (steps, >= symbols):
+    a step's attention is placed at the middle of its r frames and interpolated linearly between
+    the middles, so that a symbol boundary can fall inside a step's frames."""
+    a = alignment[:, :symbols].float()
+    pos = ((torch.arange(frames, dtype=torch.float32) + 0.5) / r - 0.5).clamp(0, a.shape[0] - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=a.shape[0] - 1)
+    w = (pos - lo)[:, None]
+    return torch.log(((1 - w) * a[lo] + w * a[hi]).clamp_min(1e-8)).numpy()
+
+
+def extract(model_path, data_dirs: list[str], trim_silence_db: float, out: list[str] | None = None,
+            batch_size: int = 16, seed: int = 0) -> list[str]:
+    """Write the durations of every utterance of each data dir (to DIR/durations or the matching
+    ``out``); returns the paths written."""
+    from s2s.data.datadir import DataDir
+    from s2s.data.features import build_frontend
+    from s2s.data.sources import FeatureSource, dumped_frontend_conf
+    from s2s.data.tokens import Vocabulary
+    from s2s.io import atomic_open
+    from s2s.models.checkpoint import load_model
+    from s2s.models.tts import diagonal_score
+    from s2s.tasks.tts import TtsDataset, make_collate
+
+    teacher, meta = load_model(model_path, "cpu", task="tts")
+    if not hasattr(teacher, "stop_proj"):
+        raise S2SError(f"{model_path}: a {meta['model']['name']} model has no attention to take durations from; "
+                       f"give a Tacotron 2 or Centaur checkpoint")
+    if out is not None and len(out) != len(data_dirs):
+        raise S2SError(f"--out: {len(out)} paths for {len(data_dirs)} data dirs; give one per data dir")
+    vocab = Vocabulary.from_dict(meta["vocab"], source=f"{model_path} (vocabulary)")
+    speakers = {s: i for i, s in enumerate(meta["speakers"])}
+    r = teacher.r
+    collate = make_collate(r, vocab.pad_id)
+    written = []
+    for k, d in enumerate(data_dirs):
+        conf = dumped_frontend_conf(d) or meta["frontend_conf"]
+        data = TtsDataset([d], FeatureSource(build_frontend(conf)), speakers, vocab, 0, trim_silence_db)
+        unknown = sorted({s for s in DataDir(d).utt2spk().values() if s not in speakers})
+        if unknown:
+            raise S2SError(f"{DataDir(d).file('utt2spk')}: speaker(s) {' '.join(unknown[:5])} not among "
+                           f"{model_path}'s speakers; the teacher must have been trained on them")
+        order = sorted(range(len(data)), key=lambda i: data.lengths[i])
+        lines, diag, short = {}, [], 0
+        torch.manual_seed(seed)  # Tacotron 2's prenet dropout is on in eval mode too
+        for start in range(0, len(order), batch_size):
+            items = [data[i] for i in order[start:start + batch_size]]
+            batch = collate(items)
+            with torch.no_grad():
+                _, _, _, align = teacher(batch["symbols"], batch["symbol_lengths"], batch["mels"],
+                                         batch["mel_lengths"], batch["speakers"])
+            for b, item in enumerate(items):
+                frames, n = int(batch["mel_lengths"][b]), int(batch["symbol_lengths"][b])
+                steps = -(-frames // r)
+                diag.append(diagonal_score(align[b].cpu(), n, steps))
+                la = frame_attention(align[b, :steps].cpu(), frames, n, r)
+                if frames < n:  # fewer frames than symbols: share them out by the attention's argmax
+                    dur = np.bincount(la.argmax(1), minlength=n)
+                    short += 1
+                else:
+                    dur = monotonic_durations(la)
+                lines[item["id"]] = " ".join(str(int(x)) for x in dur)
+        path = Path(out[k]) if out else Path(d) / "durations"
+        with atomic_open(path) as f:
+            for utt in sorted(lines):
+                f.write(f"{utt} {lines[utt]}\n")
+        log.info("%s: durations of %d utterances (teacher attention diagonal score %.3f on average%s)", path,
+                 len(lines), float(np.mean(diag)) if diag else 0.0,
+                 f"; {short} with fewer frames than symbols" if short else "")
+        written.append(str(path))
+    return written

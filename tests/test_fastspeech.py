@@ -1,0 +1,207 @@
+"""FastSpeech (task tts, model fastspeech): the length regulator, durations from a teacher's
+attention (the monotonic path), the model's shapes and synthesis, the durations file's
+errors, and the whole path on a tiny espeak-ng corpus: Tacotron 2 teacher -> durations ->
+FastSpeech training -> speech through the synthesis backend."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_tacotron2 import FRONTEND, ROOT, make_corpus, train, validations  # noqa: E402
+
+from s2s.data.text import text_to_ids, tts_vocabulary  # noqa: E402
+from s2s.errors import S2SError  # noqa: E402
+from s2s.models.fastspeech import FastSpeech, regulate  # noqa: E402
+from s2s.synth.durations import frame_attention, monotonic_durations  # noqa: E402
+
+VOCAB = tts_vocabulary()
+TINY = {"embed_dim": 32, "encoder_blocks": 2, "dim": 32, "decoder_blocks": 3, "duration_hidden": 32,
+        "postnet_channels": 32, "postnet_layers": 2, "speaker_dim": 8, "dropout": 0.0}
+STUDENT = {"embed_dim": 64, "encoder_blocks": 3, "dim": 96, "decoder_blocks": 4, "duration_hidden": 64,
+           "postnet_channels": 64, "postnet_layers": 3, "speaker_dim": 16, "dropout": 0.1,
+           "normalize_mels": True}
+
+
+# ------------------------------------------------------------------ length regulator and durations
+
+def test_length_regulator_repeats_each_symbol_for_its_frames():
+    x = torch.tensor([[[1.0], [2.0], [3.0]], [[4.0], [5.0], [0.0]]])
+    d = torch.tensor([[2, 0, 3], [1, 2, 0]])
+    out, lengths, symbol, progress = regulate(x, d)
+    assert lengths.tolist() == [5, 3] and out.shape == (2, 5, 1)
+    assert out[0, :, 0].tolist() == [1, 1, 3, 3, 3]        # the zero-length symbol is skipped
+    assert out[1, :3, 0].tolist() == [4, 5, 5]
+    assert symbol[0].tolist() == [0, 0, 2, 2, 2]
+    assert torch.allclose(progress[0], torch.tensor([0.25, 0.75, 1 / 6, 0.5, 5 / 6]))
+    assert regulate(x, d, max_frames=8)[0].shape == (2, 8, 1)
+
+
+def test_monotonic_durations_follow_the_best_path_and_give_every_symbol_a_frame():
+    # attention that clearly walks 0,0,0,1,1,2,2,2 but with a stray peak back on symbol 0
+    path = [0, 0, 0, 1, 1, 2, 2, 2]
+    a = np.full((8, 3), 0.05)
+    for t, n in enumerate(path):
+        a[t, n] = 0.9
+    a[6] = [0.9, 0.05, 0.05]          # argmax would count frame 6 for symbol 0 again
+    d = monotonic_durations(np.log(a))
+    assert d.tolist() == [3, 2, 3] and d.sum() == 8
+    # a symbol the attention never looks at still gets one frame, in order
+    b = np.full((6, 3), 0.01)
+    b[:3, 0] = b[3:, 2] = 0.98
+    assert monotonic_durations(np.log(b)).tolist() in ([3, 1, 2], [2, 1, 3])
+    with pytest.raises(ValueError, match="2 frames"):
+        monotonic_durations(np.zeros((2, 3)))
+
+
+def test_frame_attention_interpolates_between_decoder_steps():
+    steps = torch.tensor([[1.0, 0.0], [0.0, 1.0]])       # r = 4 frames a step
+    la = frame_attention(steps, frames=8, symbols=2, r=4)
+    a = np.exp(la)
+    assert la.shape == (8, 2)
+    assert np.allclose(a[:2], [[1, 0], [1, 0]], atol=1e-6)   # before the first step's middle
+    assert np.allclose(a[6:], [[0, 1], [0, 1]], atol=1e-6)   # after the last one's
+    assert 0 < a[3, 1] < a[4, 1] < 1                         # a boundary can fall inside a step
+    d = monotonic_durations(la)
+    assert d.tolist() == [4, 4]
+
+
+# ------------------------------------------------------------------ the model
+
+def test_forward_and_infer_shapes_and_padding_do_not_change_an_utterance():
+    torch.manual_seed(0)
+    model = FastSpeech(n_mels=12, n_speakers=3, **TINY).eval()
+    ids = [torch.tensor(text_to_ids("the cat sat", VOCAB)), torch.tensor(text_to_ids("a dog", VOCAB))]
+    durs = [torch.randint(1, 4, (len(i),)) for i in ids]
+    sym = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=VOCAB.pad_id)
+    dur = torch.nn.utils.rnn.pad_sequence(durs, batch_first=True)
+    lens = torch.tensor([int(d.sum()) for d in durs])
+    mels = torch.randn(2, int(lens.max()), 12)
+    before, after, log_dur = model(sym, torch.tensor([len(i) for i in ids]), mels, lens,
+                                   torch.tensor([0, 2]), dur)
+    assert before.shape == after.shape == (2, int(lens.max()), 12) and log_dur.shape == sym.shape
+    assert after[1, int(lens[1]):].abs().max() == 0          # padded frames are zero
+    alone = model(ids[1][None], torch.tensor([len(ids[1])]), mels[1:, :int(lens[1])], lens[1:],
+                  torch.tensor([2]), durs[1][None])
+    assert torch.allclose(alone[1][0], after[1, :int(lens[1])], atol=1e-5)
+    assert torch.allclose(alone[2][0], log_dur[1, :len(ids[1])], atol=1e-5)
+    mel, align, stopped = model.infer(ids[0], speaker=1)
+    assert stopped and mel.shape[1] == 12 and align.shape == (mel.shape[0], len(ids[0]))
+    assert torch.equal(align.sum(1), torch.ones(mel.shape[0]))          # one symbol a frame
+    assert (align.argmax(1).diff() >= 0).all()                          # in order
+    assert model.infer(ids[0], speaker=1, max_steps=3)[0].shape[0] <= 3
+
+
+def test_durations_scale_with_pace():
+    torch.manual_seed(0)
+    model = FastSpeech(n_mels=8, **TINY).eval()
+    with torch.no_grad():
+        model.duration_predictor.out.bias.fill_(float(np.log1p(6.0)))
+        model.duration_predictor.out.weight.zero_()
+    ids = torch.tensor(text_to_ids("hello there", VOCAB))
+    assert model.infer(ids)[0].shape[0] == 6 * len(ids)
+    assert model.infer(ids, pace=2.0)[0].shape[0] == 3 * len(ids)
+
+
+# ------------------------------------------------------------------ the durations file
+
+def _tts_dataset(d: Path, trim_db: float = 0.0):
+    from s2s.data.features import build_frontend
+    from s2s.data.sources import FeatureSource
+    from s2s.tasks.tts import TtsDataset
+
+    return TtsDataset([str(d)], FeatureSource(build_frontend(FRONTEND)), {}, VOCAB, trim_db=trim_db,
+                      durations=True)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fs")
+    return root, make_corpus(root, voices=("en-us", "en-gb"))
+
+
+def test_a_missing_or_bad_durations_file_names_the_file_the_line_and_the_fix(corpus, tmp_path):
+    import shutil
+
+    _, src = corpus
+    d = tmp_path / "train"
+    shutil.copytree(src, d)
+    with pytest.raises(S2SError, match=r"durations: not found.*s2s.bin.tts_durations"):
+        _tts_dataset(d)
+    utts = [line.split()[0] for line in (d / "text").read_text().splitlines()]
+    texts = {line.split()[0]: line.split(maxsplit=1)[1] for line in (d / "text").read_text().splitlines()}
+    lines = [f"{u} " + " ".join(["2"] * len(text_to_ids(texts[u], VOCAB))) for u in utts]
+    (d / "durations").write_text("\n".join(lines[:3] + [lines[3].replace(" 2", " x", 1)] + lines[4:]) + "\n")
+    with pytest.raises(S2SError, match=r"durations:4: expected 'utterance-id frames"):
+        _tts_dataset(d)
+    (d / "durations").write_text("\n".join(lines[:2] + [lines[2] + " 2"] + lines[3:]) + "\n")
+    with pytest.raises(S2SError, match=r"durations:3: \d+ durations for the \d+ symbols .*extract them again"):
+        _tts_dataset(d)
+    (d / "durations").write_text("\n".join(lines[1:]) + "\n")
+    with pytest.raises(S2SError, match=f"no durations for utterance '{utts[0]}'"):
+        _tts_dataset(d)
+    (d / "durations").write_text("\n".join(lines) + "\n")
+    data = _tts_dataset(d)   # well formed, but the counts do not add up to the frames
+    with pytest.raises(S2SError, match=r"durations:1: durations sum to \d+ frames, but .* --trim-silence-db"):
+        data[0]
+
+
+# ------------------------------------------------------------------ teacher -> student -> speech
+
+@pytest.mark.e2e
+def test_teacher_durations_train_a_fastspeech_that_speaks(corpus, tmp_path):
+    """A (briefly trained) Tacotron 2 teacher gives durations that sum to the trimmed frames;
+    FastSpeech trains on them (loss falls), and the tacotron2 backend speaks with it."""
+    root, data = corpus
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    train(teacher, data, "--max_epochs", "3", "--valid_every_epochs", "3", "--trim_silence_db", "40")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-m", "s2s.bin.tts_durations", str(teacher / "exp/checkpoints/last.pt"),
+                          "--data", str(data), "--trim-silence-db", "40"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "durations of 16 utterances" in out.stderr
+    ds = _tts_dataset(data, trim_db=40)
+    for i in range(len(ds)):
+        item = ds[i]
+        assert item["durations"].sum() == item["mel"].shape[0]
+        assert len(item["durations"]) == len(item["symbols"]) and (item["durations"] >= 1).all()
+    # trimmed differently than the durations were extracted: the sums no longer match
+    with pytest.raises(S2SError, match="trim_silence_db: 0"):
+        [_tts_dataset(data)[i] for i in range(len(ds))]
+
+    student = tmp_path / "student"
+    student.mkdir()
+    train(student, data, "--model", "fastspeech", "--model_conf",
+          yaml.safe_dump(STUDENT, default_flow_style=True).strip(), "--trim_silence_db", "40",
+          "--mel_loss", "l1", "--optim_conf", "{lr: 0.002}",
+          "--max_epochs", "80", "--valid_every_epochs", "20")
+    vals = validations((student / "exp/train.log").read_text())
+    assert len(vals) == 4 and set(vals[0]) == {"loss", "mel_loss", "duration_loss"}
+    assert vals[-1]["mel_loss"] < 0.6 * vals[0]["mel_loss"], vals
+    assert vals[-1]["duration_loss"] < vals[0]["duration_loss"], vals
+
+    from s2s.synth.tacotron import TacotronSynthesizer
+
+    synth = TacotronSynthesizer(student / "exp/checkpoints/last.pt", griffin_lim_iters=4)
+    assert synth.meta["model"]["name"] == "fastspeech" and len(synth.speakers()) == 2
+    mel, align, stopped = synth.mel("the cat sat on the mat", synth.speakers()[0])
+    assert stopped and mel.shape[1] == FRONTEND["num_mel_bins"]
+    # espeak-ng says it in about 1.3 s; the predicted durations give the same within a factor 2
+    assert 0.6 < mel.shape[0] * FRONTEND["window_stride"] < 2.6
+    wavs = synth.synthesize(["the cat sat on the mat", "?!"], synth.speakers()[1], sample_rate=16000)
+    assert len(wavs[1]) == 0 and 0 < np.abs(wavs[0]).max() <= 1.0
+    # a FastSpeech has no attention to take durations from
+    bad = subprocess.run([sys.executable, "-m", "s2s.bin.tts_durations", str(student / "exp/checkpoints/last.pt"),
+                          "--data", str(data), "--out", str(tmp_path / "d")], env=env, capture_output=True, text=True)
+    assert bad.returncode == 1 and "no attention to take durations from" in bad.stderr
+    assert not (tmp_path / "d").exists()
+
