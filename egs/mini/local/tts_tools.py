@@ -93,7 +93,7 @@ def read_plan(path) -> list[tuple[str, str, str]]:
     return out
 
 
-MODEL_NAMES = {"tacotron2": "Tacotron 2", "centaur": "Centaur", "fastspeech": "FastSpeech (Tacotron 2 durations)"}
+MODEL_NAMES = {"tacotron2": "Tacotron 2", "centaur": "Centaur", "fastspeech": "FastSpeech"}
 VOCODER_NAMES = {"griffin-lim": "Griffin-Lim (32 iterations)", "wavenet": "WaveNet", "istft_vocoder": "iSTFT vocoder"}
 
 
