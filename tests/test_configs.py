@@ -103,6 +103,23 @@ def data(tmp_path_factory):
     return root, corpus, kws, tts
 
 
+def write_even_durations(d: Path, trim_db: float) -> None:
+    """DATA/durations giving each symbol an equal share of its utterance's (trimmed) frames."""
+    from s2s.data.features import build_frontend
+    from s2s.data.sources import FeatureSource, dumped_frontend_conf
+    from s2s.data.text import tts_vocabulary
+    from s2s.tasks.tts import TtsDataset
+
+    data = TtsDataset([str(d)], FeatureSource(build_frontend(dumped_frontend_conf(d))), {}, tts_vocabulary(),
+                      trim_db=trim_db)
+    lines = []
+    for i in range(len(data)):
+        item = data[i]
+        t, n = item["mel"].shape[0], len(item["symbols"])
+        lines.append(f"{item['id']} " + " ".join(str(t // n + (k < t % n)) for k in range(n)))
+    (d / "durations").write_text("\n".join(lines) + "\n")
+
+
 @pytest.mark.parametrize("config", CONFIGS, ids=[str(p.relative_to(ROOT / "egs")) for p in CONFIGS])
 def test_config_dry_run(config, data):
     root, corpus, kws, tts = data
@@ -127,6 +144,8 @@ def test_config_dry_run(config, data):
         "text_classify": ["--train_data", str(root / "docs/train"), "--valid_data", str(root / "docs/train"),
                           "--token_list", str(corpus["lang"])],
     }[task]
+    if conf.get("model") == "fastspeech":  # symbol durations, as s2s.bin.tts_durations writes them
+        write_even_durations(tts, conf.get("trim_silence_db", 0.0))
     if conf.get("init_from"):  # a model the recipe trains first (checked in test_init_from_configs_name_their_source)
         args += ["--init_from", "null"]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
