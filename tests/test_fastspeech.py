@@ -205,3 +205,10 @@ def test_teacher_durations_train_a_fastspeech_that_speaks(corpus, tmp_path):
     assert bad.returncode == 1 and "no attention to take durations from" in bad.stderr
     assert not (tmp_path / "d").exists()
 
+
+
+def test_an_unknown_mel_loss_is_refused_with_the_choices(corpus, tmp_path):
+    _, data = corpus
+    proc = train(tmp_path, data, "--mel_loss", "l3", "--max_epochs", "1", check=False)
+    assert proc.returncode == 1 and "mel_loss: 'l3' is not a mel loss; use l2 or l1" in proc.stderr
+    assert not (tmp_path / "exp/checkpoints").exists()

@@ -130,15 +130,16 @@ class FastSpeech(SpeakerStyleTts):
         return self.encoder_out(self.condition(x, speakers, style)) * mask[..., None].to(x.dtype)
 
     def decode(self, memory: torch.Tensor, durations: torch.Tensor, max_frames: int | None = None):
-        """Frames from the encoder outputs and integer durations: (mel_before, mel_after, frame lengths)."""
-        x, lengths, _, progress = regulate(memory, durations, max_frames)
+        """Frames from the encoder outputs and integer durations: (mel_before, mel_after, frame lengths,
+        the symbol of each frame)."""
+        x, lengths, symbol, progress = regulate(memory, durations, max_frames)
         mask = lengths_to_mask(lengths, x.shape[1])
         x = x + positions(x.shape[1], self.dim, x.device).to(x.dtype) + self.progress(progress[..., None])
         for block in self.decoder_blocks:
             x = block(x, mask)
         before = self.mel_proj(self.decoder_norm(x)) * mask[..., None].to(x.dtype)
         after = before if self.postnet is None else before + self.postnet(before, mask)
-        return before, after, lengths
+        return before, after, lengths, symbol
 
     # -------------------------------------------------------------- training
     def forward(self, ids, id_lengths, mels, mel_lengths=None, speakers=None, durations=None):
@@ -151,7 +152,7 @@ class FastSpeech(SpeakerStyleTts):
         style = self._training_style(mels, mel_lengths, speakers)
         memory = self.encode(ids, id_lengths, speakers, style)
         log_dur = self.duration_predictor(memory, lengths_to_mask(id_lengths, ids.shape[1]))
-        before, after, _ = self.decode(memory, durations, mels.shape[1])
+        before, after, _, _ = self.decode(memory, durations, mels.shape[1])
         return before, after, log_dur
 
     def predict_durations(self, memory: torch.Tensor, lengths: torch.Tensor, pace: float = 1.0) -> torch.Tensor:
@@ -180,7 +181,6 @@ class FastSpeech(SpeakerStyleTts):
             durations[0] = torch.where(durations[0].cumsum(0) > max_steps * self.r, 0, durations[0])
             if int(durations.sum()) == 0:
                 durations[0, 0] = 1
-        _, mel, _ = self.decode(memory, durations)
-        _, _, symbol, _ = regulate(memory, durations)
+        _, mel, _, symbol = self.decode(memory, durations)
         align = F.one_hot(symbol[0], ids.shape[1]).float()
         return self.denormalize(mel[0]), align, True

@@ -210,6 +210,8 @@ class TtsTask(Task):
         if self.model_name not in TTS_MODELS:
             raise S2SError(f"model: {self.model_name!r} is not a TTS model; use one of {', '.join(TTS_MODELS)}")
         self.vocab_layers = TTS_MODELS[self.model_name]
+        if conf.get("mel_loss", "l2") not in ("l1", "l2"):
+            raise S2SError(f"mel_loss: {conf.get('mel_loss')!r} is not a mel loss; use l2 or l1")
         train_dirs = as_list(conf.get("train_data"))
         first = train_dirs[0] if train_dirs else None
         self.frontend_conf = (dumped_frontend_conf(first) if first else None) or conf.get("frontend_conf")
