@@ -175,4 +175,7 @@ def test_default_small_model_recognises_unseen_voices(tmp_path):
     line = (work / "exp/v1-12_train_matchboxnet_small/eval_test/classification.txt").read_text().splitlines()[0]
     accuracy = float(line.split()[1])
     print(f"unseen-voice test accuracy: {line}")
-    assert accuracy >= 95.0, line
+    # 48 clips: one clip is 2.08 points. Seeds 1-6 on one machine gave 93.75-100 (1.5 errors on
+    # average) and the same seed differs between machines (egs/speech_commands/RESULTS.md), so
+    # the bar allows 5 errors (89.58); chance is 8.3 %, and no augmentation gave 87.50.
+    assert accuracy >= 89.5, line
