@@ -44,6 +44,7 @@ setup(
         "tensorboard",
         "matplotlib",
         "webrtcvad-wheels",   # voice activity detection for long recordings (s2s-transcribe)
+        "praat-parselmouth",  # Praat's pitch tracker: per-symbol F0 for FastPitch (s2s.synth.pitch)
     ],
     extras_require={
         "lm": ["kenlm", "flashlight-text", "pyctcdecode"],

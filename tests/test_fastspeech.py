@@ -1,7 +1,7 @@
 """FastSpeech (task tts, model fastspeech): the length regulator, durations from a teacher's
-attention (the monotonic path), the model's shapes and synthesis, the durations file's
-errors, and the whole path on a tiny espeak-ng corpus: Tacotron 2 teacher -> durations ->
-FastSpeech training -> speech through the synthesis backend."""
+attention (the monotonic path), per-symbol pitch (FastPitch), the model's shapes and synthesis,
+the durations and pitch files' errors, and the whole path on a tiny espeak-ng corpus: Tacotron 2
+teacher -> durations and pitch -> FastPitch training -> speech through the synthesis backend."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from s2s.data.text import text_to_ids, tts_vocabulary  # noqa: E402
 from s2s.errors import S2SError  # noqa: E402
 from s2s.models.fastspeech import FastSpeech, regulate  # noqa: E402
 from s2s.synth.durations import frame_attention, monotonic_durations  # noqa: E402
+from s2s.synth.pitch import frame_pitch, symbol_pitch  # noqa: E402
 
 VOCAB = tts_vocabulary()
 TINY = {"embed_dim": 32, "encoder_blocks": 2, "dim": 32, "decoder_blocks": 3, "duration_hidden": 32,
@@ -85,8 +86,9 @@ def test_forward_and_infer_shapes_and_padding_do_not_change_an_utterance():
     dur = torch.nn.utils.rnn.pad_sequence(durs, batch_first=True)
     lens = torch.tensor([int(d.sum()) for d in durs])
     mels = torch.randn(2, int(lens.max()), 12)
-    before, after, log_dur = model(sym, torch.tensor([len(i) for i in ids]), mels, lens,
-                                   torch.tensor([0, 2]), dur)
+    before, after, log_dur, pitch = model(sym, torch.tensor([len(i) for i in ids]), mels, lens,
+                                          torch.tensor([0, 2]), dur)
+    assert pitch is None
     assert before.shape == after.shape == (2, int(lens.max()), 12) and log_dur.shape == sym.shape
     assert after[1, int(lens[1]):].abs().max() == 0          # padded frames are zero
     alone = model(ids[1][None], torch.tensor([len(ids[1])]), mels[1:, :int(lens[1])], lens[1:],
@@ -98,6 +100,60 @@ def test_forward_and_infer_shapes_and_padding_do_not_change_an_utterance():
     assert torch.equal(align.sum(1), torch.ones(mel.shape[0]))          # one symbol a frame
     assert (align.argmax(1).diff() >= 0).all()                          # in order
     assert model.infer(ids[0], speaker=1, max_steps=3)[0].shape[0] <= 3
+
+
+def test_fastpitch_predicts_and_embeds_each_symbols_pitch():
+    torch.manual_seed(0)
+    model = FastSpeech(n_mels=12, n_speakers=2, pitch=True, **TINY).eval()
+    model.set_pitch_stats(float(np.log(120.0)), 0.5)
+    hz = torch.tensor([[0.0, 120.0, 120.0 * np.e ** 0.5, 60.0]])
+    assert torch.allclose(model.normalize_pitch(hz), torch.tensor([[0.0, 0.0, 1.0, -2 * float(np.log(2.0))]]), atol=1e-5)
+    ids = [torch.tensor(text_to_ids("the cat sat", VOCAB)), torch.tensor(text_to_ids("a dog", VOCAB))]
+    durs = [torch.randint(1, 4, (len(i),)) for i in ids]
+    f0 = [torch.rand(len(i)) * 200 + 80 for i in ids]
+    f0[1][0] = 0.0
+    sym = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=VOCAB.pad_id)
+    lens = torch.tensor([int(d.sum()) for d in durs])
+    mels = torch.randn(2, int(lens.max()), 12)
+    args = (sym, torch.tensor([len(i) for i in ids]), mels, lens, torch.tensor([0, 1]),
+            torch.nn.utils.rnn.pad_sequence(durs, batch_first=True))
+    before, after, log_dur, pitch = model(*args, torch.nn.utils.rnn.pad_sequence(f0, batch_first=True))
+    assert pitch.shape == log_dur.shape == sym.shape
+    alone = model(ids[1][None], torch.tensor([len(ids[1])]), mels[1:, :int(lens[1])], lens[1:],
+                  torch.tensor([1]), durs[1][None], f0[1][None])
+    assert torch.allclose(alone[3][0], pitch[1, :len(ids[1])], atol=1e-5)
+    assert torch.allclose(alone[1][0], after[1, :int(lens[1])], atol=1e-5)
+    # the pitch given in training changes the frames; without it training is refused
+    higher = model(*args, torch.nn.utils.rnn.pad_sequence([f * 1.5 for f in f0], batch_first=True))
+    assert not torch.allclose(higher[1], after)
+    with pytest.raises(ValueError, match="DATA/pitch"):
+        model(*args)
+    # synthesis takes the predictor's pitch: a different prediction, different frames
+    with torch.no_grad():
+        model.pitch_predictor.out.weight.zero_()
+        model.pitch_predictor.out.bias.fill_(0.0)
+        low = model.infer(ids[0])[0]
+        model.pitch_predictor.out.bias.fill_(2.0)
+        high = model.infer(ids[0])[0]
+    assert low.shape == high.shape and not torch.allclose(low, high)
+
+
+def test_pitch_at_the_frame_centres_and_its_mean_per_symbol():
+    sr, hop = 16000, 200
+    t = np.arange(sr) / sr
+    tone = sum(np.sin(2 * np.pi * 150.0 * k * t) / k for k in range(1, 6))   # 150 Hz, 5 harmonics
+    wav = np.concatenate([np.zeros(sr // 2), 0.3 * tone / np.abs(tone).max(), np.zeros(sr // 2)])
+    n = len(wav) // hop + 1
+    f0 = frame_pitch(wav, sr, hop, n)
+    assert f0.shape == (n,)
+    voiced = f0 > 0
+    assert not voiced[:35].any() and not voiced[-35:].any()             # the silences
+    assert voiced[45:115].all() and np.abs(f0[45:115] - 150.0).max() < 2.0
+    assert frame_pitch(wav[:100], sr, hop, 1).tolist() == [0.0]         # too short to track: unvoiced
+    assert symbol_pitch(np.array([0, 100, 120, 0, 0, 200.0]), [2, 0, 3, 1]).tolist() == [100.0, 0.0, 120.0, 200.0]
+    assert symbol_pitch(np.zeros(3), [1, 2]).tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="sum to 4 frames"):
+        symbol_pitch(np.zeros(3), [2, 2])
 
 
 def test_durations_scale_with_pace():
@@ -113,13 +169,13 @@ def test_durations_scale_with_pace():
 
 # ------------------------------------------------------------------ the durations file
 
-def _tts_dataset(d: Path, trim_db: float = 0.0):
+def _tts_dataset(d: Path, trim_db: float = 0.0, pitch: bool = False):
     from s2s.data.features import build_frontend
     from s2s.data.sources import FeatureSource
     from s2s.tasks.tts import TtsDataset
 
     return TtsDataset([str(d)], FeatureSource(build_frontend(FRONTEND)), {}, VOCAB, trim_db=trim_db,
-                      durations=True)
+                      durations=True, pitch=pitch)
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +208,18 @@ def test_a_missing_or_bad_durations_file_names_the_file_the_line_and_the_fix(cor
     data = _tts_dataset(d)   # well formed, but the counts do not add up to the frames
     with pytest.raises(S2SError, match=r"durations:1: durations sum to \d+ frames, but .* --trim-silence-db"):
         data[0]
+    # FastPitch's per-symbol pitch file
+    with pytest.raises(S2SError, match=r"pitch: not found.*s2s.bin.tts_durations"):
+        _tts_dataset(d, pitch=True)
+    pitch = [line.replace(" 2", " 110.5") for line in lines]
+    (d / "pitch").write_text("\n".join(pitch[:1] + [pitch[1].replace("110.5", "nan", 1)] + pitch[2:]) + "\n")
+    with pytest.raises(S2SError, match=r"pitch:2: expected 'utterance-id hz hz"):
+        _tts_dataset(d, pitch=True)
+    (d / "pitch").write_text("\n".join(pitch[:4] + [pitch[4] + " 0.0"] + pitch[5:]) + "\n")
+    with pytest.raises(S2SError, match=r"pitch:5: \d+ values for the \d+ symbols .*extract the pitch again"):
+        _tts_dataset(d, pitch=True)
+    (d / "pitch").write_text("\n".join(pitch) + "\n")
+    assert _tts_dataset(d, pitch=True).pitch[0][0] == 110.5
 
 
 # ------------------------------------------------------------------ teacher -> student -> speech
@@ -168,12 +236,18 @@ def test_teacher_durations_train_a_fastspeech_that_speaks(corpus, tmp_path):
     out = subprocess.run([sys.executable, "-m", "s2s.bin.tts_durations", str(teacher / "exp/checkpoints/last.pt"),
                           "--data", str(data), "--trim-silence-db", "40"], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "durations of 16 utterances" in out.stderr
-    ds = _tts_dataset(data, trim_db=40)
+    assert "durations of 16 utterances" in out.stderr and "per-symbol pitch of 16 utterances" in out.stderr
+    ds = _tts_dataset(data, trim_db=40, pitch=True)
+    voiced = []
     for i in range(len(ds)):
         item = ds[i]
         assert item["durations"].sum() == item["mel"].shape[0]
         assert len(item["durations"]) == len(item["symbols"]) and (item["durations"] >= 1).all()
+        assert item["pitch"].shape == item["durations"].shape and (item["pitch"] >= 0).all()
+        voiced.extend(item["pitch"][item["pitch"] > 0].tolist())
+    # espeak-ng's default voices speak at about 100-200 Hz; most symbols are voiced
+    assert len(voiced) > 0.5 * sum(len(ds[i]["symbols"]) for i in range(len(ds)))
+    assert 70 < np.median(voiced) < 250
     # trimmed differently than the durations were extracted: the sums no longer match
     with pytest.raises(S2SError, match="trim_silence_db: 0"):
         [_tts_dataset(data)[i] for i in range(len(ds))]
@@ -181,13 +255,14 @@ def test_teacher_durations_train_a_fastspeech_that_speaks(corpus, tmp_path):
     student = tmp_path / "student"
     student.mkdir()
     train(student, data, "--model", "fastspeech", "--model_conf",
-          yaml.safe_dump(STUDENT, default_flow_style=True).strip(), "--trim_silence_db", "40",
+          yaml.safe_dump({**STUDENT, "pitch": True}, default_flow_style=True).strip(), "--trim_silence_db", "40",
           "--mel_loss", "l1", "--optim_conf", "{lr: 0.002}",
           "--max_epochs", "80", "--valid_every_epochs", "20")
     vals = validations((student / "exp/train.log").read_text())
-    assert len(vals) == 4 and set(vals[0]) == {"loss", "mel_loss", "duration_loss"}
+    assert len(vals) == 4 and set(vals[0]) == {"loss", "mel_loss", "duration_loss", "pitch_loss"}
     assert vals[-1]["mel_loss"] < 0.6 * vals[0]["mel_loss"], vals
     assert vals[-1]["duration_loss"] < vals[0]["duration_loss"], vals
+    assert vals[-1]["pitch_loss"] < vals[0]["pitch_loss"], vals
 
     from s2s.synth.tacotron import TacotronSynthesizer
 
@@ -203,7 +278,7 @@ def test_teacher_durations_train_a_fastspeech_that_speaks(corpus, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "s2s.bin.tts_durations", str(student / "exp/checkpoints/last.pt"),
                           "--data", str(data), "--out", str(tmp_path / "d")], env=env, capture_output=True, text=True)
     assert bad.returncode == 1 and "no attention to take durations from" in bad.stderr
-    assert not (tmp_path / "d").exists()
+    assert not (tmp_path / "d").exists() and not (tmp_path / "d.pitch").exists()
 
 
 

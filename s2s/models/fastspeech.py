@@ -17,7 +17,14 @@ frame, so the exposure bias of an autoregressive decoder (its own errors fed bac
 never seen in teacher-forced training) is gone, and so are skipped and repeated words. The
 feed-forward Transformer blocks of the paper are replaced by residual convolutions with
 growing dilation, as in SpeedySpeech (Vainer and Dusek, 2020, arXiv 2008.03802), which train
-quickly on a CPU. No pitch or energy predictors (FastSpeech 2).
+quickly on a CPU.
+
+With ``pitch=True`` it is FastPitch (Lancucki, 2021, arXiv 2006.06873, as in NeMo): a second
+predictor of the duration predictor's shape estimates each symbol's mean log-F0 (normalised by
+the training set's mean and deviation, 0 for an unvoiced symbol), and a 1-D convolution of the
+pitch (the target's in training, the prediction's in synthesis) is added to the encoder outputs
+before the length regulator. The per-symbol F0 comes with the durations (DATA/pitch,
+s2s.synth.pitch). No energy predictor (FastSpeech 2).
 """
 
 from __future__ import annotations
@@ -97,7 +104,7 @@ class FastSpeech(SpeakerStyleTts):
                  postnet_layers: int = 5, n_speakers: int = 1, speaker_dim: int = 64, gst_tokens: int = 0,
                  gst_token_dim: int = 128, gst_heads: int = 4, gst_ref_filters=(32, 32, 64, 64, 128, 128),
                  gst_ref_dim: int = 128, gst_style_momentum: float = 0.01, normalize_mels: bool = False,
-                 max_frames_per_symbol: int = 50):
+                 max_frames_per_symbol: int = 50, pitch: bool = False, pitch_kernel: int = 3):
         super().__init__()
         self.r = reduction  # frames are padded to a multiple of it by the collate; 1 is enough
         self.dim = dim
@@ -111,6 +118,12 @@ class FastSpeech(SpeakerStyleTts):
             gst_style_momentum, normalize_mels)
         self.encoder_out = nn.Linear(memory_dim, dim)
         self.duration_predictor = DurationPredictor(dim, duration_hidden, duration_kernel, duration_layers, dropout)
+        self.use_pitch = pitch
+        if pitch:
+            self.pitch_predictor = DurationPredictor(dim, duration_hidden, duration_kernel, duration_layers, dropout)
+            self.pitch_embedding = nn.Conv1d(1, dim, pitch_kernel, padding=pitch_kernel // 2)
+            # log-F0 mean and deviation of the training symbols (the task sets them from the data)
+            self.register_buffer("pitch_stats", torch.tensor([0.0, 1.0]))
         self.progress = nn.Linear(1, dim)
         self.decoder_blocks = nn.ModuleList(ResConv(dim, decoder_kernel, dilations[i % len(dilations)], dropout)
                                             for i in range(decoder_blocks))
@@ -141,19 +154,41 @@ class FastSpeech(SpeakerStyleTts):
         after = before if self.postnet is None else before + self.postnet(before, mask)
         return before, after, lengths, symbol
 
+    def set_pitch_stats(self, mean: float, std: float) -> None:
+        self.pitch_stats.copy_(torch.tensor([mean, std]))
+
+    def normalize_pitch(self, hz: torch.Tensor) -> torch.Tensor:
+        """F0 in Hz (0: unvoiced) -> (log F0 - mean) / std, 0 where unvoiced."""
+        norm = (torch.log(hz.clamp_min(1.0)) - self.pitch_stats[0]) / self.pitch_stats[1]
+        return torch.where(hz > 0, norm, torch.zeros_like(norm))
+
+    def add_pitch(self, memory: torch.Tensor, pitch: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Encoder outputs plus the embedding of the (normalised) pitch of each symbol (B, N)."""
+        p = (pitch * mask.to(pitch.dtype))[:, None, :].to(memory.dtype)
+        return memory + self.pitch_embedding(p).transpose(1, 2) * mask[..., None].to(memory.dtype)
+
     # -------------------------------------------------------------- training
-    def forward(self, ids, id_lengths, mels, mel_lengths=None, speakers=None, durations=None):
-        """Pass with the given (teacher) durations (B, N), which sum to each ``mel_lengths``.
-        Returns ``(mel_before (B, T, n_mels), mel_after, log_duration_prediction (B, N))``, the mels
-        in the decoder's (normalised) units."""
+    def forward(self, ids, id_lengths, mels, mel_lengths=None, speakers=None, durations=None, pitch=None):
+        """Pass with the given (teacher) durations (B, N), which sum to each ``mel_lengths``, and,
+        for FastPitch, each symbol's mean F0 in Hz (B, N; 0: unvoiced). Returns ``(mel_before (B, T,
+        n_mels), mel_after, log_duration_prediction (B, N), normalised pitch prediction (B, N) or
+        None)``, the mels in the decoder's (normalised) units."""
         if durations is None:
             raise ValueError("fastspeech: training needs the symbols' durations (s2s.bin.tts_durations)")
+        if self.use_pitch and pitch is None:
+            raise ValueError("fastspeech with pitch: training needs each symbol's F0 (DATA/pitch, written by "
+                             "s2s.bin.tts_durations)")
         mels = self.normalize(mels)
         style = self._training_style(mels, mel_lengths, speakers)
         memory = self.encode(ids, id_lengths, speakers, style)
-        log_dur = self.duration_predictor(memory, lengths_to_mask(id_lengths, ids.shape[1]))
+        mask = lengths_to_mask(id_lengths, ids.shape[1])
+        log_dur = self.duration_predictor(memory, mask)
+        pitch_pred = None
+        if self.use_pitch:
+            pitch_pred = self.pitch_predictor(memory, mask)
+            memory = self.add_pitch(memory, self.normalize_pitch(pitch.float()), mask)
         before, after, _, _ = self.decode(memory, durations, mels.shape[1])
-        return before, after, log_dur
+        return before, after, log_dur, pitch_pred
 
     def predict_durations(self, memory: torch.Tensor, lengths: torch.Tensor, pace: float = 1.0) -> torch.Tensor:
         """Integer frames per symbol (B, N) from the duration predictor (at least 1 frame a sentence)."""
@@ -177,6 +212,9 @@ class FastSpeech(SpeakerStyleTts):
         spk = torch.tensor([speaker], device=ids.device)
         memory = self.encode(ids, lengths, spk, None if style is None else style.reshape(1, -1))
         durations = self.predict_durations(memory, lengths, pace)
+        if self.use_pitch:
+            mask = lengths_to_mask(lengths, ids.shape[1])
+            memory = self.add_pitch(memory, self.pitch_predictor(memory, mask), mask)
         if max_steps:
             durations[0] = torch.where(durations[0].cumsum(0) > max_steps * self.r, 0, durations[0])
             if int(durations.sum()) == 0:

@@ -62,9 +62,10 @@ def frame_attention(alignment: torch.Tensor, frames: int, symbols: int, r: int) 
 
 
 def extract(model_path, data_dirs: list[str], trim_silence_db: float, out: list[str] | None = None,
-            batch_size: int = 16, seed: int = 0) -> list[str]:
+            batch_size: int = 16, seed: int = 0, pitch: bool = True) -> list[str]:
     """Write the durations of every utterance of each data dir (to DIR/durations or the matching
-    ``out``); returns the paths written."""
+    ``out``) and, with ``pitch``, each symbol's mean F0 beside them (DIR/pitch, or ``out`` + ".pitch");
+    returns the duration paths written."""
     from s2s.data.datadir import DataDir
     from s2s.data.features import build_frontend
     from s2s.data.sources import FeatureSource, dumped_frontend_conf
@@ -120,4 +121,36 @@ def extract(model_path, data_dirs: list[str], trim_silence_db: float, out: list[
                  len(lines), float(np.mean(diag)) if diag else 0.0,
                  f"; {short} with fewer frames than symbols" if short else "")
         written.append(str(path))
+        if pitch:
+            pitch_path = path.with_name("pitch") if not out else Path(f"{out[k]}.pitch")
+            write_pitch(pitch_path, d, data, {u: [int(x) for x in v.split()] for u, v in lines.items()},
+                        trim_silence_db)
     return written
+
+
+def write_pitch(path: Path, data_dir: str, data, durations: dict[str, list[int]], trim_silence_db: float) -> None:
+    """DATA/pitch: ``utt f_1 ... f_N``, the mean F0 in Hz of the voiced frames of each symbol's
+    frames (0: none voiced), from the data dir's audio at the log-mel frames' centres, trimmed as
+    the log-mels are."""
+    from s2s.data.audio import iter_datadir_audio
+    from s2s.io import atomic_open
+    from s2s.synth.pitch import frame_pitch, symbol_pitch
+    from s2s.tasks.tts import trim_bounds
+
+    frontend = data.features.frontend
+    sr, hop = int(frontend.conf["sample_rate"]), int(frontend.hop)
+    index = {u: i for i, u in enumerate(data.ids)}
+    lines, voiced = {}, []
+    for utt, wav, _ in iter_datadir_audio(data_dir, target_sr=sr, resample=bool(frontend.conf.get("resample")),
+                                          utts=durations):
+        mel = data.features.load(data._src[index[utt]])
+        start, end = trim_bounds(mel, trim_silence_db)
+        f0 = frame_pitch(wav, sr, hop, mel.shape[0])[start:end]
+        p = symbol_pitch(f0, durations[utt])
+        voiced.append(float((p > 0).mean()))
+        lines[utt] = " ".join(f"{x:.1f}" for x in p)
+    with atomic_open(path) as f:
+        for utt in sorted(lines):
+            f.write(f"{utt} {lines[utt]}\n")
+    log.info("%s: per-symbol pitch of %d utterances (%.0f %% of symbols voiced)", path, len(lines),
+             100 * float(np.mean(voiced)) if voiced else 0.0)

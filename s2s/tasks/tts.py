@@ -3,6 +3,8 @@
 Tacotron 2 and Centaur: masked L2 (or L1, ``mel_loss``) + stop-token loss, optionally guided
 attention. FastSpeech: the mel loss + the duration predictor's L2 on log(1 + frames); its
 data dirs need DATA/durations (``s2s.bin.tts_durations`` writes them from a trained teacher).
+With ``model_conf.pitch`` (FastPitch) also the pitch predictor's L2 on each symbol's normalised
+log-F0, from DATA/pitch (written beside the durations).
 
 Data: Kaldi data dirs (text, utt2spk, wav.scp and/or feats.scp). Targets are ``logmel``
 features, dumped by utils/make_feats.sh (DATA/frontend.yaml says how) or computed on the
@@ -12,7 +14,7 @@ come from the training utt2spk; with more than one the model gets a speaker embe
 Validation reports ``loss``, ``mel_loss`` (the mel loss per frame and bin, the mean of
 before and after the postnet), and ``stop_loss`` and ``diagonal``
 (s2s.models.tacotron2.diagonal_score averaged over the validation set) or, for FastSpeech,
-``duration_loss``; with ``plot_dir`` set, each validation of an attention model writes the
+``duration_loss`` (and ``pitch_loss``); with ``plot_dir`` set, each validation of an attention model writes the
 attention of its longest sentence as ``PLOT_DIR/alignment_<n>.png``.
 """
 
@@ -22,6 +24,7 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -36,16 +39,20 @@ from s2s.tasks.base import TASKS, Task, as_list, unwrap
 log = logging.getLogger("s2s.tts")
 
 
+def trim_bounds(mel: torch.Tensor, below_db: float, margin: int = 2) -> tuple[int, int]:
+    """The frames ``[start, end)`` that ``trim_silence`` keeps."""
+    if below_db <= 0 or mel.shape[0] == 0:
+        return 0, mel.shape[0]
+    db = torch.logsumexp(mel.float(), dim=-1) * (10.0 / math.log(10.0))
+    loud = (db >= db.max() - below_db).nonzero().flatten()
+    return max(int(loud[0]) - margin, 0), min(int(loud[-1]) + 1 + margin, mel.shape[0])
+
+
 def trim_silence(mel: torch.Tensor, below_db: float, margin: int = 2) -> torch.Tensor:
     """Cut the frames before the first and after the last frame within ``below_db`` dB of the
     loudest one (energy: the log of the frame's summed mel power), keeping ``margin`` frames
     of silence on each side. ``below_db`` <= 0 keeps everything."""
-    if below_db <= 0 or mel.shape[0] == 0:
-        return mel
-    db = torch.logsumexp(mel.float(), dim=-1) * (10.0 / math.log(10.0))
-    loud = (db >= db.max() - below_db).nonzero().flatten()
-    start = max(int(loud[0]) - margin, 0)
-    end = min(int(loud[-1]) + 1 + margin, mel.shape[0])
+    start, end = trim_bounds(mel, below_db, margin)
     return mel[start:end]
 
 
@@ -54,17 +61,19 @@ class TtsDataset:
     (before silence trimming, an upper bound)."""
 
     def __init__(self, data_dirs: list[str], features: FeatureSource, speakers: dict[str, int], vocab,
-                 max_frames: int = 0, trim_db: float = 0.0, durations: bool = False):
+                 max_frames: int = 0, trim_db: float = 0.0, durations: bool = False, pitch: bool = False):
         self.features = features
         self.trim_db = trim_db
         self.ids, self.symbols, self.speakers, self.lengths, self._src = [], [], [], [], []
         self.durations: list[tuple[list[int], str]] | None = [] if durations else None
+        self.pitch: list[list[float]] | None = [] if pitch else None
         skipped_long = skipped_empty = 0
         for d in data_dirs:
             dd = DataDir(d)
             text, utt2spk = dd.text(), dd.utt2spk()
             src, n_frames = features.sources(dd)
             dur = read_durations(dd) if durations else {}
+            f0 = read_pitch(dd) if pitch else {}
             for lineno, (u, words) in enumerate(text.items(), 1):
                 if u not in src:
                     raise S2SError(f"{dd.file('text')}:{lineno}: utterance {u!r} has no features/audio; "
@@ -87,6 +96,13 @@ class TtsDataset:
                                        f"the text changed since they were extracted; extract them again "
                                        f"(python -m s2s.bin.tts_durations TEACHER --data {d})")
                     self.durations.append((counts, where))
+                if pitch:
+                    if u not in f0 or len(f0[u][0]) != len(ids):
+                        where = f0[u][1] if u in f0 else str(dd.file("pitch"))
+                        found = f"{len(f0[u][0])} values" if u in f0 else "no values"
+                        raise S2SError(f"{where}: {found} for the {len(ids)} symbols of {u!r}; extract the pitch "
+                                       f"again with the durations (python -m s2s.bin.tts_durations TEACHER --data {d})")
+                    self.pitch.append(f0[u][0])
                 self.ids.append(u)
                 self.symbols.append(ids)
                 self.speakers.append(speakers.get(utt2spk.get(u, ""), 0))
@@ -112,16 +128,18 @@ class TtsDataset:
                                f"{item['mel'].shape[0]} (trim_silence_db: {self.trim_db:g}); extract them with "
                                f"the same features and --trim-silence-db as this training")
             item["durations"] = torch.tensor(counts, dtype=torch.long)
+        if self.pitch is not None:
+            item["pitch"] = torch.tensor(self.pitch[i], dtype=torch.float32)
         return item
 
 
-def read_durations(dd: DataDir) -> dict[str, tuple[list[int], str]]:
-    """DATA/durations: ``utt d_1 ... d_N`` -> {utt: (counts, "FILE:LINE")}; S2SError naming the
-    file and line of a malformed entry, or the command that writes the file when it is missing."""
-    path = dd.file("durations")
+def _read_per_symbol(dd: DataDir, name: str, cast, what: str) -> dict[str, tuple[list, str]]:
+    """DATA/NAME: ``utt v_1 ... v_N`` -> {utt: (values, "FILE:LINE")}; S2SError naming the file and
+    line of a malformed entry, or the command that writes the file when it is missing."""
+    path = dd.file(name)
     if not path.is_file():
-        raise S2SError(f"{path}: not found; FastSpeech trains on symbol durations from a trained Tacotron 2 or "
-                       f"Centaur: python -m s2s.bin.tts_durations TEACHER/model.pt --data {dd.path}")
+        raise S2SError(f"{path}: not found; FastSpeech trains on symbol durations (and pitch) from a trained "
+                       f"Tacotron 2 or Centaur: python -m s2s.bin.tts_durations TEACHER/model.pt --data {dd.path}")
     out = {}
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -129,14 +147,24 @@ def read_durations(dd: DataDir) -> dict[str, tuple[list[int], str]]:
             if not parts:
                 continue
             try:
-                counts = [int(x) for x in parts[1:]]
+                values = [cast(x) for x in parts[1:]]
             except ValueError:
-                counts = [-1]
-            if not counts or min(counts) < 0:
-                raise S2SError(f"{path}:{lineno}: expected 'utterance-id frames frames ...' with whole numbers "
+                values = [-1]
+            if not values or min(values) < 0 or any(v != v for v in values):
+                raise S2SError(f"{path}:{lineno}: expected 'utterance-id {what} {what} ...' with numbers "
                                f">= 0; extract the file again (python -m s2s.bin.tts_durations)")
-            out[parts[0]] = (counts, f"{path}:{lineno}")
+            out[parts[0]] = (values, f"{path}:{lineno}")
     return out
+
+
+def read_durations(dd: DataDir) -> dict[str, tuple[list[int], str]]:
+    """DATA/durations: ``utt d_1 ... d_N`` (whole frames per symbol)."""
+    return _read_per_symbol(dd, "durations", int, "frames")
+
+
+def read_pitch(dd: DataDir) -> dict[str, tuple[list[float], str]]:
+    """DATA/pitch: ``utt f_1 ... f_N`` (each symbol's mean F0 in Hz, 0 when unvoiced)."""
+    return _read_per_symbol(dd, "pitch", float, "hz")
 
 
 def make_collate(reduction: int, pad_id: int):
@@ -149,9 +177,9 @@ def make_collate(reduction: int, pad_id: int):
         for b, it in enumerate(items):
             mels[b, : it["mel"].shape[0]] = it["mel"]
         extra = {}
-        if "durations" in items[0]:
-            extra["durations"] = torch.nn.utils.rnn.pad_sequence([it["durations"] for it in items],
-                                                                 batch_first=True)
+        for key in ("durations", "pitch"):
+            if key in items[0]:
+                extra[key] = torch.nn.utils.rnn.pad_sequence([it[key] for it in items], batch_first=True)
         return {**extra, "ids": [it["id"] for it in items],
                 "symbols": torch.nn.utils.rnn.pad_sequence([it["symbols"] for it in items], batch_first=True,
                                                             padding_value=pad_id),
@@ -177,6 +205,7 @@ class TtsTask(Task):
         "model_conf": {},        # Tacotron2 constructor arguments (n_mels and n_speakers are filled in)
         "mel_loss": "l2",        # l2 | l1: the loss of the mel frames (before and after the postnet)
         "duration_weight": 1.0,  # fastspeech: weight of the duration predictor's loss
+        "pitch_weight": 0.1,     # fastspeech with model_conf.pitch: weight of the pitch predictor's loss
         "stop_weight": 1.0,      # weight of the stop-token loss against the mel loss
         "stop_pos_weight": 5.0,  # the one "stop" frame per utterance is outnumbered; weigh it up
         "guided_attn_weight": 0.0,  # guided attention loss (Tachibana et al., 2017); 0: off
@@ -191,6 +220,8 @@ class TtsTask(Task):
                  "others); speakers, style tokens and mel normalisation work the same in all three",
         "mel_loss": "l2 or l1: the loss of the predicted log-mel frames, before and after the postnet",
         "duration_weight": "fastspeech: weight of the duration loss (L2 of log(1 + frames) per symbol)",
+        "pitch_weight": "fastspeech with model_conf.pitch (FastPitch): weight of the pitch loss (L2 of each "
+                        "symbol's normalised log-F0, 0 when unvoiced; FastPitch's 0.1)",
         "frontend_conf": "log-mel settings when the data dir has no dumped features",
         "model_conf": "Tacotron 2 arguments (n_mels and n_speakers are filled in)",
         "stop_weight": "weight of the stop-token loss against the mel loss",
@@ -210,6 +241,7 @@ class TtsTask(Task):
         if self.model_name not in TTS_MODELS:
             raise S2SError(f"model: {self.model_name!r} is not a TTS model; use one of {', '.join(TTS_MODELS)}")
         self.vocab_layers = TTS_MODELS[self.model_name]
+        self.uses_pitch = self.model_name == "fastspeech" and bool((conf.get("model_conf") or {}).get("pitch"))
         if conf.get("mel_loss", "l2") not in ("l1", "l2"):
             raise S2SError(f"mel_loss: {conf.get('mel_loss')!r} is not a mel loss; use l2 or l1")
         train_dirs = as_list(conf.get("train_data"))
@@ -238,7 +270,8 @@ class TtsTask(Task):
             return None
         return TtsDataset(dirs, self.features, self.speaker_index, self.vocab,
                           self.conf.get("max_frames", 0) if split == "train" else 0,
-                          self.conf.get("trim_silence_db", 0.0), durations=self.model_name == "fastspeech")
+                          self.conf.get("trim_silence_db", 0.0), durations=self.model_name == "fastspeech",
+                          pitch=self.uses_pitch)
 
     def collate(self, items):
         return make_collate(self.model_args()["reduction"], self.vocab.pad_id)(items)
@@ -267,6 +300,15 @@ class TtsTask(Task):
             model.set_mel_stats(mean.float(), (sq / n - mean ** 2).clamp_min(0).sqrt().float())
             log.info("log-mel statistics of %d training frames: mean %.2f, std %.2f (averaged over bins)",
                      n, float(mean.mean()), float(model.mel_std.mean()))
+        if getattr(model, "use_pitch", False):
+            data = self.dataset("train")
+            logs = np.log(np.array([f for p in data.pitch for f in p if f > 0], dtype=np.float64))
+            if len(logs) < 2:
+                raise S2SError(f"{', '.join(as_list(self.conf.get('train_data')))}: no voiced symbols in the pitch "
+                               f"files; FastPitch needs F0 (set model_conf.pitch: false for plain FastSpeech)")
+            model.set_pitch_stats(float(logs.mean()), float(max(logs.std(), 1e-3)))
+            log.info("log-F0 statistics of %d voiced training symbols: mean %.1f Hz, std %.3f (log)",
+                     len(logs), float(np.exp(logs.mean())), float(logs.std()))
         return model
 
     def extra_meta(self) -> dict:
@@ -284,17 +326,23 @@ class TtsTask(Task):
         return (err * m).sum() / mels.shape[-1]
 
     def _losses(self, model, batch):
-        """Summed losses: (mel, stop or duration, frames, alignment or None)."""
+        """Summed losses: (mel, stop or duration, frames, the alignment (autoregressive models) or a
+        dict of FastSpeech's other summed losses, by name)."""
         if self.model_name == "fastspeech":
-            before, after, log_dur = model(batch["symbols"], batch["symbol_lengths"], batch["mels"],
-                                           batch["mel_lengths"], batch["speakers"], batch["durations"])
+            before, after, log_dur, pitch_pred = model(batch["symbols"], batch["symbol_lengths"], batch["mels"],
+                                                       batch["mel_lengths"], batch["speakers"], batch["durations"],
+                                                       batch.get("pitch"))
             sym_mask = lengths_to_mask(batch["symbol_lengths"], log_dur.shape[1]).float()
-            target = torch.log1p(batch["durations"].float())
             # Per symbol, scaled to the frames it spans on average, so that its weight against the
             # per-frame mel loss does not depend on the speaking rate.
-            dur_sum = (((log_dur.float() - target) ** 2) * sym_mask).sum()
-            dur_sum = dur_sum * float(batch["mel_lengths"].sum()) / float(sym_mask.sum())
-            return self._mel_sum(model, batch, before, after), dur_sum, float(batch["mel_lengths"].sum()), None
+            per_symbol = float(batch["mel_lengths"].sum()) / float(sym_mask.sum())
+            target = torch.log1p(batch["durations"].float())
+            dur_sum = (((log_dur.float() - target) ** 2) * sym_mask).sum() * per_symbol
+            extra = {}
+            if pitch_pred is not None:
+                target = unwrap(model).normalize_pitch(batch["pitch"].float())
+                extra["pitch"] = (((pitch_pred.float() - target) ** 2) * sym_mask).sum() * per_symbol
+            return self._mel_sum(model, batch, before, after), dur_sum, float(batch["mel_lengths"].sum()), extra
         before, after, stop, align = model(batch["symbols"], batch["symbol_lengths"], batch["mels"],
                                            batch["mel_lengths"], batch["speakers"])
         lens = batch["mel_lengths"]
@@ -330,7 +378,10 @@ class TtsTask(Task):
         loss = mel_sum + self._second_weight() * second_sum
         second = "duration" if self.model_name == "fastspeech" else "stop"
         stats = {"mel": mel_sum.item() / frames, second: second_sum.item() / frames}
-        if align is None:
+        if isinstance(align, dict):  # fastspeech: the extra losses
+            for key, value in align.items():
+                loss = loss + self.conf.get(f"{key}_weight", 1.0) * value
+                stats[key] = value.item() / frames
             return loss, frames, stats
         if self.conf.get("guided_attn_weight", 0.0) > 0:
             ga = self._guided_attention(align, batch)
@@ -341,6 +392,7 @@ class TtsTask(Task):
     @torch.no_grad()
     def evaluate(self, model, loader) -> dict:
         mel_t = stop_t = frames_t = diag_t = 0.0
+        extra_t: dict[str, float] = {}
         n_utts = 0
         first = None
         r = self.model_args()["reduction"]
@@ -349,6 +401,10 @@ class TtsTask(Task):
             mel_t += mel_sum.item()
             stop_t += stop_sum.item()
             frames_t += frames
+            if isinstance(align, dict):
+                for key, value in align.items():
+                    extra_t[key] = extra_t.get(key, 0.0) + value.item()
+                align = None
             for b in range(0 if align is None else align.shape[0]):
                 steps = -(-int(batch["mel_lengths"][b]) // r)
                 n = int(batch["symbol_lengths"][b])
@@ -365,7 +421,8 @@ class TtsTask(Task):
             plot_alignment(first[1].T, path, title=f"{first[0]} (validation {self._evals})")
         frames_t = max(frames_t, 1.0)
         w = self._second_weight()
-        out = {"loss": (mel_t + w * stop_t) / frames_t, "mel_loss": mel_t / frames_t / 2}
+        extra_w = sum(self.conf.get(f"{k}_weight", 1.0) * v for k, v in extra_t.items())
+        out = {"loss": (mel_t + w * stop_t + extra_w) / frames_t, "mel_loss": mel_t / frames_t / 2}
         if self.model_name == "fastspeech":
-            return {**out, "duration_loss": stop_t / frames_t}
+            return {**out, "duration_loss": stop_t / frames_t, **{f"{k}_loss": v / frames_t for k, v in extra_t.items()}}
         return {**out, "stop_loss": stop_t / frames_t, "diagonal": diag_t / max(n_utts, 1)}

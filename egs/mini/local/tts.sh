@@ -9,8 +9,9 @@
 #                               name>, trained side by side, one thread each; alignment plots in
 #                               exp/<tts>/plots; then the symbol durations of data/tts_{train,valid}
 #                               from the first TTS model's attention (--teacher; DATA/durations,
-#                               s2s.bin.tts_durations) and the non-autoregressive models of
-#                               --student-configs (conf/fastspeech.yaml) trained on them
+#                               s2s.bin.tts_durations) with each symbol's mean F0 (DATA/pitch),
+#                               and the non-autoregressive models of --student-configs
+#                               (conf/fastspeech.yaml; conf/fastpitch.yaml) trained on them
 #   local/tts.sh --step eval    intelligibility: --num-sentences held-out sentences (data/test/text:
 #                               no test sentence is in train) in --num-voices training voices,
 #                               rendered by the engines, by each TTS model (students included)
@@ -74,9 +75,10 @@ train() {
   # The students trim silence as the first of them says, and the durations must match that.
   trim=$(python -c 'import sys, yaml; print((yaml.safe_load(open(sys.argv[1])) or {}).get("trim_silence_db", 0))' \
     "${student_configs%% *}")
-  # Extracted again when the teacher, its checkpoint or the trimming changed.
+  # Extracted again when the teacher, its checkpoint or the trimming changed; the per-symbol
+  # pitch (data/tts_*/pitch, for FastPitch) is written with the durations.
   for s in train valid; do
-    if [ ! -f data/tts_$s/durations ] || [ "$t" -nt data/tts_$s/durations ] || \
+    if [ ! -f data/tts_$s/durations ] || [ ! -f data/tts_$s/pitch ] || [ "$t" -nt data/tts_$s/durations ] || \
        [ "$(cat exp/tts_data/durations_$s.from 2>/dev/null)" != "$t $trim" ]; then
       $train_cmd exp/tts_data/log/durations_$s.log python -m s2s.bin.tts_durations "$t" --data data/tts_$s \
         --trim-silence-db "$trim"

@@ -93,7 +93,8 @@ def read_plan(path) -> list[tuple[str, str, str]]:
     return out
 
 
-MODEL_NAMES = {"tacotron2": "Tacotron 2", "centaur": "Centaur", "fastspeech": "FastSpeech"}
+MODEL_NAMES = {"tacotron2": "Tacotron 2", "centaur": "Centaur", "fastspeech": "FastSpeech",
+               "fastpitch": "FastPitch"}
 VOCODER_NAMES = {"griffin-lim": "Griffin-Lim (32 iterations)", "wavenet": "WaveNet", "istft_vocoder": "iSTFT vocoder"}
 
 
@@ -139,7 +140,10 @@ def render(args) -> str:
             timing["tts_cpu_s"] += cpu_seconds() - t0
     elif args.system == "tts":
         synth = get_synthesizer(args.model, vocoder=args.vocoder, seed=args.seed)
-        info.update(model=synth.meta["model"]["name"], vocoder=synth.vocoder.name)
+        name = synth.meta["model"]["name"]
+        if name == "fastspeech" and synth.meta["model"]["args"].get("pitch"):
+            name = "fastpitch"
+        info.update(model=name, vocoder=synth.vocoder.name)
         for voice, items in sorted(by_voice.items()):
             torch.manual_seed(args.seed)
             t0 = cpu_seconds()
