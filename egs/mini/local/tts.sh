@@ -11,7 +11,7 @@
 #                               from the first TTS model's attention (--teacher; DATA/durations,
 #                               s2s.bin.tts_durations) with each symbol's mean F0 (DATA/pitch),
 #                               and the non-autoregressive models of --student-configs
-#                               (conf/fastspeech.yaml; conf/fastpitch.yaml) trained on them
+#                               (conf/fastpitch.yaml; conf/fastspeech.yaml: without pitch) trained on them
 #   local/tts.sh --step eval    intelligibility: --num-sentences held-out sentences (data/test/text:
 #                               no test sentence is in train) in --num-voices training voices,
 #                               rendered by the engines, by each TTS model (students included)
@@ -29,7 +29,7 @@ set -euo pipefail
 step=train
 nj=2
 tts_configs="conf/tts.yaml conf/centaur.yaml"
-student_configs="conf/fastspeech.yaml"  # trained on durations from the teacher's attention ("": none)
+student_configs="conf/fastpitch.yaml"  # trained on durations from the teacher's attention ("": none)
 teacher=                   # the model giving the durations (default: the first of --tts-configs)
 student_threads=2          # the students train after the others, alone: threads each
 vocoder_configs="conf/vocoder_wavenet.yaml conf/vocoder_istft.yaml"
