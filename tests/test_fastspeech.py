@@ -237,6 +237,12 @@ def test_teacher_durations_train_a_fastspeech_that_speaks(corpus, tmp_path):
                           "--data", str(data), "--trim-silence-db", "40"], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "durations of 16 utterances" in out.stderr and "per-symbol pitch of 16 utterances" in out.stderr
+    nopitch = subprocess.run([sys.executable, "-m", "s2s.bin.tts_durations", str(teacher / "exp/checkpoints/last.pt"),
+                              "--data", str(data), "--trim-silence-db", "40", "--no-pitch", "--out", str(tmp_path / "d2")],
+                             env=env, capture_output=True, text=True)
+    assert nopitch.returncode == 0 and "per-symbol pitch" not in nopitch.stderr, nopitch.stderr
+    assert (tmp_path / "d2").read_text() == (data / "durations").read_text()
+    assert not (tmp_path / "d2.pitch").exists()
     ds = _tts_dataset(data, trim_db=40, pitch=True)
     voiced = []
     for i in range(len(ds)):
