@@ -150,6 +150,13 @@ def test_pitch_at_the_frame_centres_and_its_mean_per_symbol():
     assert not voiced[:35].any() and not voiced[-35:].any()             # the silences
     assert voiced[45:115].all() and np.abs(f0[45:115] - 150.0).max() < 2.0
     assert frame_pitch(wav[:100], sr, hop, 1).tolist() == [0.0]         # too short to track: unvoiced
+    # F0 stepping from 150 to 250 Hz at sample 24000, i.e. at frame 120 (frames centred on i * hop):
+    # a frame grid shifted by half a window (4 frames) would put the step 4 frames off
+    def tone(f, n):
+        return 0.1 * sum(np.sin(2 * np.pi * f * k * np.arange(n) / sr) / k for k in range(1, 4))
+    step = np.concatenate([np.zeros(sr // 2), tone(150.0, sr), tone(250.0, sr // 2), np.zeros(sr // 2)])
+    f0 = frame_pitch(step, sr, hop, len(step) // hop + 1)
+    assert np.abs(f0[100:118] - 150.0).max() < 3.0 and np.abs(f0[123:155] - 250.0).max() < 3.0, f0[100:160]
     assert symbol_pitch(np.array([0, 100, 120, 0, 0, 200.0]), [2, 0, 3, 1]).tolist() == [100.0, 0.0, 120.0, 200.0]
     assert symbol_pitch(np.zeros(3), [1, 2]).tolist() == [0.0, 0.0]
     with pytest.raises(ValueError, match="sum to 4 frames"):
@@ -285,6 +292,17 @@ def test_teacher_durations_train_a_fastspeech_that_speaks(corpus, tmp_path):
                           "--data", str(data), "--out", str(tmp_path / "d")], env=env, capture_output=True, text=True)
     assert bad.returncode == 1 and "no attention to take durations from" in bad.stderr
     assert not (tmp_path / "d").exists() and not (tmp_path / "d.pitch").exists()
+    # durations extracted again without pitch: the old pitch file, which no longer matches, goes
+    import shutil
+
+    again = tmp_path / "again"
+    shutil.copytree(data, again)
+    assert (again / "pitch").is_file()
+    out = subprocess.run([sys.executable, "-m", "s2s.bin.tts_durations", str(teacher / "exp/checkpoints/last.pt"),
+                          "--data", str(again), "--trim-silence-db", "40", "--no-pitch"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "removed with the durations it belonged to" in out.stderr, out.stderr
+    assert (again / "durations").is_file() and not (again / "pitch").exists()
 
 
 

@@ -81,6 +81,10 @@ def extract(model_path, data_dirs: list[str], trim_silence_db: float, out: list[
                        f"give a Tacotron 2 or Centaur checkpoint")
     if out is not None and len(out) != len(data_dirs):
         raise S2SError(f"--out: {len(out)} paths for {len(data_dirs)} data dirs; give one per data dir")
+    missing = [DataDir(d).file("wav.scp") for d in data_dirs if pitch and not DataDir(d).file("wav.scp").is_file()]
+    if missing:
+        raise S2SError(f"{missing[0]}: not found; the pitch is tracked on the audio (give the data dir its "
+                       f"wav.scp, or extract the durations without pitch: --no-pitch)")
     vocab = Vocabulary.from_dict(meta["vocab"], source=f"{model_path} (vocabulary)")
     speakers = {s: i for i, s in enumerate(meta["speakers"])}
     r = teacher.r
@@ -114,6 +118,11 @@ def extract(model_path, data_dirs: list[str], trim_silence_db: float, out: list[
                     dur = monotonic_durations(la)
                 lines[item["id"]] = " ".join(str(int(x)) for x in dur)
         path = Path(out[k]) if out else Path(d) / "durations"
+        pitch_path = Path(f"{out[k]}.pitch") if out else Path(d) / "pitch"
+        if pitch_path.is_file():  # it belongs to the durations being replaced
+            pitch_path.unlink()
+            log.info("%s: removed with the durations it belonged to%s", pitch_path,
+                     "" if pitch else " (--no-pitch)")
         with atomic_open(path) as f:
             for utt in sorted(lines):
                 f.write(f"{utt} {lines[utt]}\n")
@@ -122,7 +131,6 @@ def extract(model_path, data_dirs: list[str], trim_silence_db: float, out: list[
                  f"; {short} with fewer frames than symbols" if short else "")
         written.append(str(path))
         if pitch:
-            pitch_path = path.with_name("pitch") if not out else Path(f"{out[k]}.pitch")
             write_pitch(pitch_path, d, data, {u: [int(x) for x in v.split()] for u, v in lines.items()},
                         trim_silence_db)
     return written

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from s2s.errors import S2SError
+
 PITCH_FLOOR_HZ = 60.0
 PITCH_CEILING_HZ = 600.0
 
@@ -23,7 +25,11 @@ def frame_pitch(wav: np.ndarray, sample_rate: int, hop: int, n_frames: int,
                 floor: float = PITCH_FLOOR_HZ, ceiling: float = PITCH_CEILING_HZ) -> np.ndarray:
     """F0 in Hz (n_frames,) at the centres of centred STFT frames with ``hop`` samples between
     them; 0 where the frame is unvoiced or outside the tracker's frames."""
-    import parselmouth
+    try:
+        import parselmouth
+    except ImportError as e:
+        raise S2SError("pitch needs Praat's tracker from the praat-parselmouth package: pip install "
+                       "praat-parselmouth (or extract durations without pitch: --no-pitch)") from e
 
     out = np.zeros(n_frames, dtype=np.float32)
     if wav.size == 0 or n_frames == 0:
@@ -36,7 +42,9 @@ def frame_pitch(wav: np.ndarray, sample_rate: int, hop: int, n_frames: int,
     f0 = pitch.selected_array["frequency"]
     if len(f0) == 0:
         return out
-    k = np.rint((np.arange(n_frames) * hop / sample_rate - pitch.x1) / pitch.dx).astype(np.int64)
+    # the nearest tracker frame, ties up (rint's ties-to-even would alternate when the tracker's
+    # first frame falls half a frame off our grid)
+    k = np.floor((np.arange(n_frames) * hop / sample_rate - pitch.x1) / pitch.dx + 0.5).astype(np.int64)
     inside = (k >= 0) & (k < len(f0))
     out[inside] = f0[k[inside]]
     return out

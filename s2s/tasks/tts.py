@@ -150,7 +150,7 @@ def _read_per_symbol(dd: DataDir, name: str, cast, what: str) -> dict[str, tuple
                 values = [cast(x) for x in parts[1:]]
             except ValueError:
                 values = [-1]
-            if not values or min(values) < 0 or any(v != v for v in values):
+            if not values or min(values) < 0 or not all(math.isfinite(v) for v in values):
                 raise S2SError(f"{path}:{lineno}: expected 'utterance-id {what} {what} ...' with numbers "
                                f">= 0; extract the file again (python -m s2s.bin.tts_durations)")
             out[parts[0]] = (values, f"{path}:{lineno}")
