@@ -17,6 +17,7 @@ ENTRY_POINTS = {
     "s2s-rescore": "s2s.bin.rescore:main",
     "s2s-synthesize": "s2s.bin.synthesize:main",
     "s2s-tts-durations": "s2s.bin.tts_durations:main",
+    "s2s-tts-pitch": "s2s.bin.tts_pitch:main",
     "s2s-evaluate-classifier": "s2s.bin.evaluate_classifier:main",
     "s2s-download": "s2s.bin.download:main",
     "s2s-translate": "s2s.bin.translate:main",

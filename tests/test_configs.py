@@ -105,7 +105,8 @@ def data(tmp_path_factory):
 
 def write_even_durations(d: Path, trim_db: float) -> None:
     """DATA/durations giving each symbol an equal share of its utterance's (trimmed) frames, and
-    DATA/pitch giving every symbol 120 Hz."""
+    DATA/pitch giving every symbol 120 Hz, and DATA/f0 (for FastPitch with its own aligner) giving
+    every frame 120 Hz."""
     from s2s.data.features import build_frontend
     from s2s.data.sources import FeatureSource, dumped_frontend_conf
     from s2s.data.text import tts_vocabulary
@@ -113,14 +114,16 @@ def write_even_durations(d: Path, trim_db: float) -> None:
 
     data = TtsDataset([str(d)], FeatureSource(build_frontend(dumped_frontend_conf(d))), {}, tts_vocabulary(),
                       trim_db=trim_db)
-    lines = []
+    lines, f0 = [], []
     for i in range(len(data)):
         item = data[i]
+        f0.append(f"{item['id']}" + " 120.0" * data.features.load(data._src[i]).shape[0] + "\n")
         t, n = item["mel"].shape[0], len(item["symbols"])
         lines.append(f"{item['id']} " + " ".join(str(t // n + (k < t % n)) for k in range(n)))
     (d / "durations").write_text("\n".join(lines) + "\n")
     (d / "pitch").write_text("".join(f"{line.split()[0]}" + " 120.0" * (len(line.split()) - 1) + "\n"
                                      for line in lines))
+    (d / "f0").write_text("".join(f0))
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[str(p.relative_to(ROOT / "egs")) for p in CONFIGS])

@@ -20,8 +20,15 @@ from test_tacotron2 import FRONTEND, ROOT, make_corpus, train, validations  # no
 
 from s2s.data.text import text_to_ids, tts_vocabulary  # noqa: E402
 from s2s.errors import S2SError  # noqa: E402
-from s2s.models.fastspeech import FastSpeech, regulate  # noqa: E402
-from s2s.synth.durations import frame_attention, monotonic_durations  # noqa: E402
+from s2s.models.aligner import (  # noqa: E402
+    binarization_loss,
+    forward_sum_loss,
+    log_beta_binomial_prior,
+    monotonic_alignment,
+    monotonic_durations,
+)
+from s2s.models.fastspeech import FastSpeech, mean_pitch, regulate  # noqa: E402
+from s2s.synth.durations import frame_attention  # noqa: E402
 from s2s.synth.pitch import frame_pitch, symbol_pitch  # noqa: E402
 
 VOCAB = tts_vocabulary()
@@ -86,9 +93,9 @@ def test_forward_and_infer_shapes_and_padding_do_not_change_an_utterance():
     dur = torch.nn.utils.rnn.pad_sequence(durs, batch_first=True)
     lens = torch.tensor([int(d.sum()) for d in durs])
     mels = torch.randn(2, int(lens.max()), 12)
-    before, after, log_dur, pitch = model(sym, torch.tensor([len(i) for i in ids]), mels, lens,
-                                          torch.tensor([0, 2]), dur)
-    assert pitch is None
+    before, after, log_dur, pitch, aux = model(sym, torch.tensor([len(i) for i in ids]), mels, lens,
+                                               torch.tensor([0, 2]), dur)
+    assert pitch is None and aux == {}
     assert before.shape == after.shape == (2, int(lens.max()), 12) and log_dur.shape == sym.shape
     assert after[1, int(lens[1]):].abs().max() == 0          # padded frames are zero
     alone = model(ids[1][None], torch.tensor([len(ids[1])]), mels[1:, :int(lens[1])], lens[1:],
@@ -117,7 +124,7 @@ def test_fastpitch_predicts_and_embeds_each_symbols_pitch():
     mels = torch.randn(2, int(lens.max()), 12)
     args = (sym, torch.tensor([len(i) for i in ids]), mels, lens, torch.tensor([0, 1]),
             torch.nn.utils.rnn.pad_sequence(durs, batch_first=True))
-    before, after, log_dur, pitch = model(*args, torch.nn.utils.rnn.pad_sequence(f0, batch_first=True))
+    before, after, log_dur, pitch, _ = model(*args, torch.nn.utils.rnn.pad_sequence(f0, batch_first=True))
     assert pitch.shape == log_dur.shape == sym.shape
     alone = model(ids[1][None], torch.tensor([len(ids[1])]), mels[1:, :int(lens[1])], lens[1:],
                   torch.tensor([1]), durs[1][None], f0[1][None])
@@ -136,6 +143,139 @@ def test_fastpitch_predicts_and_embeds_each_symbols_pitch():
         model.pitch_predictor.out.bias.fill_(2.0)
         high = model.infer(ids[0])[0]
     assert low.shape == high.shape and not torch.allclose(low, high)
+
+
+def test_monotonic_alignment_of_a_padded_batch_is_each_utterance_alone():
+    torch.manual_seed(0)
+    lens_n, lens_t = torch.tensor([7, 4, 5, 6]), torch.tensor([30, 12, 5, 3])
+    la = torch.randn(4, 30, 7) * 3
+    d = monotonic_alignment(la, lens_n, lens_t)
+    assert d.sum(1).tolist() == lens_t.tolist()
+    for b in range(3):  # a path exists: every symbol has a frame, none past the end
+        n, t = int(lens_n[b]), int(lens_t[b])
+        assert (d[b, :n] >= 1).all() and (d[b, n:] == 0).all()
+        assert d[b, :n].tolist() == monotonic_durations(la[b, :t, :n].numpy()).tolist()
+    # 3 frames for 6 symbols: no path; each frame goes to its most likely symbol
+    assert d[3].tolist() == torch.bincount(la[3, :3, :6].argmax(1), minlength=7).tolist()
+
+
+def test_the_aligner_learns_known_durations_from_the_forward_sum_loss():
+    """Frames made of each symbol's own random spectrum, repeated for known durations: trained on
+    the forward-sum loss alone, the aligner's best monotonic path finds the durations."""
+    from s2s.models.aligner import AlignmentEncoder
+
+    torch.manual_seed(0)
+    vocab, bins = 12, 16
+    sound = torch.randn(vocab, bins)
+    emb = torch.nn.Embedding(vocab, 16)
+    aligner = AlignmentEncoder(bins, 16, 16)
+    opt = torch.optim.Adam([*aligner.parameters(), *emb.parameters()], lr=3e-3)
+
+    def batch(size):
+        ids = [torch.randint(0, vocab, (int(torch.randint(5, 10, ())),)) for _ in range(size)]
+        durs = [torch.randint(1, 6, (len(i),)) for i in ids]
+        frames = torch.tensor([int(d.sum()) for d in durs])
+        mels = torch.zeros(size, int(frames.max()), bins)
+        for b in range(size):
+            spoken = torch.repeat_interleave(ids[b], durs[b])
+            mels[b, :len(spoken)] = sound[spoken] + 0.3 * torch.randn(len(spoken), bins)
+        return (torch.nn.utils.rnn.pad_sequence(ids, batch_first=True), torch.tensor([len(i) for i in ids]),
+                mels, frames, torch.nn.utils.rnn.pad_sequence(durs, batch_first=True))
+
+    def align(sym, n, mels, frames):
+        mask = torch.arange(sym.shape[1])[None] < n[:, None]
+        prior = log_beta_binomial_prior(n, frames, sym.shape[1], mels.shape[1])
+        log_prob, soft = aligner(mels, emb(sym), prior, mask)
+        return log_prob, monotonic_alignment(torch.log(soft.detach().clamp_min(1e-12)), n, frames), mask
+
+    sym, n, mels, frames, truth = batch(64)
+    _, before, mask = align(sym, n, mels, frames)
+    for _ in range(400):
+        s, sn, m, f, _ = batch(8)
+        loss = forward_sum_loss(align(s, sn, m, f)[0], sn, f) / f.sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    _, after, _ = align(sym, n, mels, frames)
+    exact_before = (before == truth)[mask].float().mean()
+    exact_after = (after == truth)[mask].float().mean()
+    error_after = (after - truth)[mask].abs().float().mean()
+    assert exact_before < 0.4 and exact_after > 0.7 and error_after < 0.5, (exact_before, exact_after, error_after)
+
+
+def test_the_beta_binomial_prior_walks_the_diagonal():
+    lp = log_beta_binomial_prior(torch.tensor([5, 1, 3]), torch.tensor([20, 4, 6]), 6, 24)
+    p = lp.exp()
+    assert torch.allclose(p[0, :20, :5].sum(1), torch.ones(20), atol=1e-5)   # a distribution per frame
+    assert (p[0, :, 5] == 0).all() and (lp[0, 20:, :5] == 0).all()           # past the text; past the frames
+    mode = p[0, :20, :5].argmax(1)
+    assert mode[0] == 0 and mode[-1] == 4 and (mode.diff() >= 0).all()
+    assert torch.allclose(p[1, :4, 0], torch.ones(4))                       # one symbol takes every frame
+    # symmetric: frame t on symbol n is as likely as frame T + 1 - t on symbol N - 1 - n
+    assert torch.allclose(p[2, :6, :3], p[2, :6, :3].flip(0).flip(1), atol=1e-5)
+
+
+def test_forward_sum_and_binarization_losses_prefer_the_monotonic_alignment():
+    t, n = 12, 4
+    path = torch.tensor([3, 3, 3, 3])                                       # 3 frames a symbol
+    on_path = torch.nn.functional.one_hot(torch.arange(t) // 3, n).float()
+    reverse = on_path.flip(1)
+    frames, symbols = torch.tensor([t]), torch.tensor([n])
+
+    def logp(a):
+        return torch.log((0.9 * a + 0.1 / n)[None])
+
+    good = forward_sum_loss(logp(on_path), symbols, frames)
+    bad = forward_sum_loss(logp(reverse), symbols, frames)
+    assert 0 < good < bad
+    # padding does not change an utterance's loss
+    pad = torch.full((2, t + 5, n + 2), -1e4)
+    pad[0, :t, :n] = logp(on_path)[0]
+    pad[1, :t, :n] = logp(reverse)[0]
+    pad[:, t:, :n] = -1.0
+    both = forward_sum_loss(pad, torch.tensor([n, n]), torch.tensor([t, t]))
+    assert torch.allclose(both, good + bad, atol=1e-4)
+    # the soft alignment on its own hard path costs nothing; a uniform one log(n) a frame
+    assert binarization_loss(on_path[None], path[None], frames) == 0
+    uniform = torch.full((1, t, n), 1 / n)
+    assert torch.allclose(binarization_loss(uniform, path[None], frames), torch.tensor(t * float(np.log(n))), rtol=1e-5)
+    assert torch.allclose(binarization_loss(uniform, path[None], torch.tensor([6])), torch.tensor(6 * float(np.log(n))),
+                          rtol=1e-5)
+
+
+def test_mean_pitch_over_the_aligners_durations():
+    f0 = torch.tensor([[0, 100, 120, 0, 0, 200.0, 999], [50, 0, 70, 0, 0, 0, 0]])
+    d = torch.tensor([[2, 0, 3, 1], [1, 2, 0, 0]])
+    p = mean_pitch(f0, d, torch.tensor([6, 3]))
+    assert p.tolist() == [[100.0, 0.0, 120.0, 200.0], [50.0, 70.0, 0.0, 0.0]]
+
+
+def test_fastpitch_with_the_aligner_finds_its_own_durations():
+    torch.manual_seed(0)
+    model = FastSpeech(n_mels=12, n_speakers=2, pitch=True, aligner=True, aligner_dim=16, bin_start_steps=1,
+                       bin_warmup_steps=2, **TINY)
+    ids = [torch.tensor(text_to_ids("the cat sat", VOCAB)), torch.tensor(text_to_ids("a dog", VOCAB))]
+    sym = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=VOCAB.pad_id)
+    lens = torch.tensor([40, 25])
+    mels, f0 = torch.randn(2, 40, 12), torch.rand(2, 40) * 100 + 100
+    args = (sym, torch.tensor([len(i) for i in ids]), mels, lens, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="DATA/f0"):
+        model(*args)
+    bins = []
+    for _ in range(4):   # the binarization loss starts after 1 training pass and is full after 2 more
+        before, after, log_dur, pitch, aux = model(*args, frame_pitch=f0)
+        bins.append(float(aux["bin"].detach()))
+    d = aux["durations"]
+    assert d.sum(1).tolist() == lens.tolist() and (d[0] >= 1).all() and (d[1, :len(ids[1])] >= 1).all()
+    assert before.shape == (2, 40, 12) and pitch.shape == log_dur.shape == sym.shape
+    assert torch.allclose(aux["pitch"], mean_pitch(f0, d, lens))
+    assert aux["align"] > 0 and bins[0] == 0 and 0 < bins[1] < bins[2] * 0.75
+    assert int(model.aligner_steps) == 4
+    model.eval()
+    model(*args, frame_pitch=f0)
+    assert int(model.aligner_steps) == 4                                   # counts training passes only
+    mel = model.infer(ids[0])[0]
+    assert mel.shape[1] == 12
 
 
 def test_pitch_at_the_frame_centres_and_its_mean_per_symbol():
@@ -304,6 +444,61 @@ def test_teacher_durations_train_a_fastspeech_that_speaks(corpus, tmp_path):
     assert out.returncode == 0 and "removed with the durations it belonged to" in out.stderr, out.stderr
     assert (again / "durations").is_file() and not (again / "pitch").exists()
 
+
+
+@pytest.mark.e2e
+def test_fastpitch_with_its_own_aligner_trains_without_a_teacher(corpus, tmp_path):
+    """No durations: s2s.bin.tts_pitch writes each frame's F0, the aligner learns the durations
+    (its forward-sum loss falls), and the model speaks sentences it has not seen for a plausible time."""
+    import shutil
+
+    _, src = corpus
+    data = tmp_path / "train"
+    shutil.copytree(src, data)
+    for name in ("durations", "pitch"):   # the teacher test may have left them: not used here
+        (data / name).unlink(missing_ok=True)
+    (tmp_path / "logmel.yaml").write_text(yaml.safe_dump(FRONTEND))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "s2s.bin.tts_pitch", "--data", str(data)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)   # no dumped features, no --frontend-conf
+    assert out.returncode == 1 and "no logmel front end" in out.stderr and "--frontend-conf" in out.stderr
+    assert not (data / "f0").exists()
+    out = subprocess.run(cmd + ["--frontend-conf", str(tmp_path / "logmel.yaml")], env=env, capture_output=True,
+                         text=True)
+    assert out.returncode == 0 and "F0 of 16 utterances" in out.stderr, out.stderr
+    conf = yaml.safe_dump({**STUDENT, "pitch": True, "aligner": True, "aligner_dim": 32, "bin_start_steps": 60,
+                           "bin_warmup_steps": 60}, default_flow_style=True).strip()
+    common = ("--model", "fastspeech", "--model_conf", conf, "--trim_silence_db", "40", "--mel_loss", "l1",
+              "--optim_conf", "{lr: 0.002}")
+    # the F0 file checked: a malformed line, a count that does not match the frames
+    good = (data / "f0").read_text()
+    lines = good.splitlines()
+    (tmp_path / "bad").mkdir()
+    (data / "f0").write_text("\n".join(lines[:2] + [lines[2].replace(" 0", " -3", 1)] + lines[3:]) + "\n")
+    proc = train(tmp_path / "bad", data, *common, "--max_epochs", "1", check=False)
+    assert proc.returncode == 1 and "f0:3: expected 'utterance-id hz hz" in proc.stderr, proc.stderr[-2000:]
+    (data / "f0").write_text("\n".join(lines[:1] + [lines[1] + " 0"] + lines[2:]) + "\n")
+    proc = train(tmp_path / "bad", data, *common, "--max_epochs", "1", check=False)
+    assert proc.returncode == 1 and "f0:2:" in proc.stderr and "s2s.bin.tts_pitch" in proc.stderr, proc.stderr[-2000:]
+    (data / "f0").write_text(good)
+    shutil.rmtree(tmp_path / "bad")
+    assert not (data / "durations").exists()
+
+    exp = tmp_path / "student"
+    exp.mkdir()
+    train(exp, data, *common, "--max_epochs", "60", "--valid_every_epochs", "10")
+    vals = validations((exp / "exp/train.log").read_text())
+    assert len(vals) == 6 and {"align_loss", "bin_loss", "duration_loss", "pitch_loss"} <= set(vals[0]), vals
+    assert vals[-1]["mel_loss"] < 0.7 * vals[0]["mel_loss"], vals
+    assert vals[-1]["align_loss"] < vals[0]["align_loss"], vals
+    assert vals[0]["bin_loss"] == 0 < vals[-1]["bin_loss"], vals        # off until bin_start_steps
+
+    from s2s.synth.tacotron import TacotronSynthesizer
+
+    synth = TacotronSynthesizer(exp / "exp/checkpoints/last.pt", griffin_lim_iters=4)
+    mel, _, stopped = synth.mel("the cat sat on the mat", synth.speakers()[0])
+    # espeak-ng says it in about 1.3 s; the learned durations give the same within a factor 2
+    assert stopped and 0.6 < mel.shape[0] * FRONTEND["window_stride"] < 2.6, mel.shape
 
 
 def test_an_unknown_mel_loss_is_refused_with_the_choices(corpus, tmp_path):

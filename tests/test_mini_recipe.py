@@ -256,6 +256,8 @@ TINY_FASTSPEECH = dict(TINY_TACOTRON, model="fastspeech", mel_loss="l1", model_c
     "postnet_channels": 32, "postnet_layers": 2, "speaker_dim": 8, "gst_tokens": 4, "gst_token_dim": 16,
     "gst_heads": 2, "gst_ref_filters": [8, 8], "gst_ref_dim": 8, "normalize_mels": True})
 TINY_FASTPITCH = dict(TINY_FASTSPEECH, model_conf=dict(TINY_FASTSPEECH["model_conf"], pitch=True))
+TINY_FASTPITCH_ALIGNER = dict(TINY_FASTSPEECH, model_conf=dict(TINY_FASTSPEECH["model_conf"], pitch=True, aligner=True,
+                                                               aligner_dim=16))
 TINY_ISTFT = {"task": "vocoder", "vocoder": "istft_vocoder", "model_conf": {"n_fft": 800, "dim": 16, "blocks": 1},
               "segment_frames": 16, "batch_frames": 512, "max_epochs": 1, "optim": "adam", "log_every_steps": 5}
 
@@ -269,20 +271,24 @@ def test_speech_synthesis_stages_train_measure_and_run_the_experiment(recipe):
     work, env, _ = recipe
     shutil.copy(MINI / "conf" / "tts_logmel.yaml", work / "conf" / "tts_logmel.yaml")
     for name, conf in (("tacotron_tiny", TINY_TACOTRON), ("centaur_tiny", TINY_CENTAUR), ("istft_tiny", TINY_ISTFT),
-                       ("fastspeech_tiny", TINY_FASTSPEECH), ("fastpitch_tiny", TINY_FASTPITCH)):
+                       ("fastspeech_tiny", TINY_FASTSPEECH), ("fastpitch_tiny", TINY_FASTPITCH),
+                       ("fastpitch_aligner_tiny", TINY_FASTPITCH_ALIGNER)):
         (work / "conf" / f"{name}.yaml").write_text(yaml.safe_dump(conf))
     proc = subprocess.run(["bash", "run.sh", *ARGS, "--stage", "8", "--stop-stage", "10",
                            "--tts-configs", "conf/tacotron_tiny.yaml conf/centaur_tiny.yaml",
-                           "--tts-student-configs", "conf/fastspeech_tiny.yaml conf/fastpitch_tiny.yaml",
+                           "--tts-student-configs",
+                           "conf/fastspeech_tiny.yaml conf/fastpitch_tiny.yaml conf/fastpitch_aligner_tiny.yaml",
                            "--vocoder-configs", "conf/istft_tiny.yaml", "--tts-args", "--num-sentences 2 --num-voices 2",
                            "--syn-args",
                            "--train-config conf/tiny.yaml --steps 2 --num-syn 8 --total 16 --ratios 50:50 --added 50:50"],
                           cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for exp in ("tacotron_tiny", "centaur_tiny", "istft_tiny", "fastspeech_tiny", "fastpitch_tiny"):
+    for exp in ("tacotron_tiny", "centaur_tiny", "istft_tiny", "fastspeech_tiny", "fastpitch_tiny",
+                "fastpitch_aligner_tiny"):
         assert (work / "exp" / exp / "model.pt").is_file()
     for s in ("train", "valid"):  # frames and pitch per symbol, from the first TTS model (the teacher)
         assert (work / f"data/tts_{s}/durations").is_file() and (work / f"data/tts_{s}/pitch").is_file()
+        assert (work / f"data/tts_{s}/f0").is_file()   # each frame's F0, for the student with its own aligner
         assert (work / f"exp/tts_data/durations_{s}.from").read_text().split() == [
             "exp/tacotron_tiny/model.pt", "40"]
     assert list((work / "exp/tacotron_tiny/plots").glob("alignment_*.png"))
@@ -290,7 +296,7 @@ def test_speech_synthesis_stages_train_measure_and_run_the_experiment(recipe):
     table = results.split("<!-- tts-intelligibility: begin")[1].split("<!-- tts-intelligibility: end -->")[0]
     wer = r"\| \d+\.\d\d \| \d+\.\d\d \|"
     assert re.search(r"\| engines \(flite, espeak-ng\) \| - " + wer + r" - \|", table), table
-    for model in ("Tacotron 2", "Centaur", "FastSpeech", "FastPitch"):
+    for model in ("Tacotron 2", "Centaur", "FastSpeech", "FastPitch", "FastPitch \\(own aligner\\)"):
         for vocoder in ("Griffin-Lim \\(32 iterations\\)", "iSTFT vocoder"):
             assert re.search(rf"\| {model} \| {vocoder} " + wer + r" \d+\.\d\d \| \d", table), table
     assert re.search(r"\| engine's mels \(copy synthesis\) \| iSTFT vocoder " + wer, table), table

@@ -25,6 +25,13 @@ the training set's mean and deviation, 0 for an unvoiced symbol), and a 1-D conv
 pitch (the target's in training, the prediction's in synthesis) is added to the encoder outputs
 before the length regulator. The per-symbol F0 comes with the durations (DATA/pitch,
 s2s.synth.pitch). No energy predictor (FastSpeech 2).
+
+With ``aligner=True`` no teacher is needed: an alignment encoder trained with the model
+(s2s.models.aligner; Badlani et al., 2022, as NeMo's FastPitch) aligns each training
+utterance's frames to its symbols, and the most likely monotonic path through that alignment
+gives the durations the length regulator and the duration predictor use. FastPitch's pitch
+targets are then each symbol's mean over those durations of the frame-level F0 (DATA/f0,
+s2s.bin.tts_pitch).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from torch import nn
 
 from s2s.data.text import tts_vocabulary
 from s2s.data.tokens import Vocabulary
+from s2s.models.aligner import AlignmentEncoder, binarization_loss, forward_sum_loss, log_beta_binomial_prior, monotonic_alignment
 from s2s.models.centaur import positions
 from s2s.models.registry import MODELS
 from s2s.models.tts import Postnet, SpeakerStyleTts, lengths_to_mask
@@ -92,6 +100,19 @@ def regulate(x: torch.Tensor, durations: torch.Tensor, max_frames: int | None = 
     return out, lengths, symbol, progress.clamp(0, 1)
 
 
+def mean_pitch(frame_pitch: torch.Tensor, durations: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    """Each symbol's mean F0 over the voiced frames of its span (B, N), 0 where none is voiced,
+    from the F0 of each frame (B, T; 0: unvoiced) and the durations (B, N)."""
+    b, t = frame_pitch.shape
+    frame = torch.arange(t, device=frame_pitch.device)[None, :].expand(b, -1).contiguous()
+    symbol = torch.searchsorted(durations.cumsum(1), frame, right=True).clamp(max=durations.shape[1] - 1)
+    f0 = frame_pitch.float()
+    voiced = ((f0 > 0) & (frame < frames[:, None])).float()
+    total = torch.zeros(durations.shape, device=f0.device).scatter_add_(1, symbol, f0 * voiced)
+    count = torch.zeros(durations.shape, device=f0.device).scatter_add_(1, symbol, voiced)
+    return torch.where(count > 0, total / count.clamp_min(1), torch.zeros_like(total))
+
+
 @MODELS.register("fastspeech")
 class FastSpeech(SpeakerStyleTts):
     """The model; sizes for egs/mini (a few million parameters)."""
@@ -104,7 +125,9 @@ class FastSpeech(SpeakerStyleTts):
                  postnet_layers: int = 5, n_speakers: int = 1, speaker_dim: int = 64, gst_tokens: int = 0,
                  gst_token_dim: int = 128, gst_heads: int = 4, gst_ref_filters=(32, 32, 64, 64, 128, 128),
                  gst_ref_dim: int = 128, gst_style_momentum: float = 0.01, normalize_mels: bool = False,
-                 max_frames_per_symbol: int = 50, pitch: bool = False, pitch_kernel: int = 3):
+                 max_frames_per_symbol: int = 50, pitch: bool = False, pitch_kernel: int = 3,
+                 aligner: bool = False, aligner_dim: int = 80, aligner_temperature: float = 0.0005,
+                 prior_scaling: float = 1.0, bin_start_steps: int = 0, bin_warmup_steps: int = 0):
         super().__init__()
         self.r = reduction  # frames are padded to a multiple of it by the collate; 1 is enough
         self.dim = dim
@@ -124,6 +147,12 @@ class FastSpeech(SpeakerStyleTts):
             self.pitch_embedding = nn.Conv1d(1, dim, pitch_kernel, padding=pitch_kernel // 2)
             # log-F0 mean and deviation of the training symbols (the task sets them from the data)
             self.register_buffer("pitch_stats", torch.tensor([0.0, 1.0]))
+        self.use_aligner = aligner
+        if aligner:
+            self.aligner = AlignmentEncoder(n_mels, embed_dim, aligner_dim, aligner_temperature)
+            self.prior_scaling = prior_scaling
+            self.bin_start_steps, self.bin_warmup_steps = bin_start_steps, bin_warmup_steps
+            self.register_buffer("aligner_steps", torch.zeros((), dtype=torch.long))  # training passes so far
         self.progress = nn.Linear(1, dim)
         self.decoder_blocks = nn.ModuleList(ResConv(dim, decoder_kernel, dilations[i % len(dilations)], dropout)
                                             for i in range(decoder_blocks))
@@ -168,27 +197,57 @@ class FastSpeech(SpeakerStyleTts):
         return memory + self.pitch_embedding(p).transpose(1, 2) * mask[..., None].to(memory.dtype)
 
     # -------------------------------------------------------------- training
-    def forward(self, ids, id_lengths, mels, mel_lengths=None, speakers=None, durations=None, pitch=None):
+    def forward(self, ids, id_lengths, mels, mel_lengths=None, speakers=None, durations=None, pitch=None,
+                frame_pitch=None):
         """Pass with the given (teacher) durations (B, N), which sum to each ``mel_lengths``, and,
-        for FastPitch, each symbol's mean F0 in Hz (B, N; 0: unvoiced). Returns ``(mel_before (B, T,
-        n_mels), mel_after, log_duration_prediction (B, N), normalised pitch prediction (B, N) or
-        None)``, the mels in the decoder's (normalised) units."""
-        if durations is None:
-            raise ValueError("fastspeech: training needs the symbols' durations (s2s.bin.tts_durations)")
-        if self.use_pitch and pitch is None:
+        for FastPitch, each symbol's mean F0 in Hz (B, N; 0: unvoiced); with the aligner, the
+        durations come from it and FastPitch takes the F0 of each frame (B, T) instead. Returns
+        ``(mel_before (B, T, n_mels), mel_after, log_duration_prediction (B, N), normalised pitch
+        prediction (B, N) or None, aux)``, the mels in the decoder's (normalised) units; ``aux`` is
+        empty without the aligner, else ``durations`` and (FastPitch) ``pitch`` (the targets it
+        gave, (B, N)), and the summed ``align`` (forward-sum) and ``bin`` (binarization, times its
+        warm-up factor) losses."""
+        if mel_lengths is None:
+            mel_lengths = torch.full((mels.shape[0],), mels.shape[1], dtype=torch.long, device=mels.device)
+        mels = self.normalize(mels)
+        mask = lengths_to_mask(id_lengths, ids.shape[1])
+        aux = {}
+        if self.use_aligner:
+            if self.use_pitch and frame_pitch is None:
+                raise ValueError("fastspeech with pitch and aligner: training needs each frame's F0 (DATA/f0, "
+                                 "written by s2s.bin.tts_pitch)")
+            durations, aux = self._align(ids, id_lengths, mels, mel_lengths, mask)
+            if self.use_pitch:
+                pitch = mean_pitch(frame_pitch, durations, mel_lengths)
+                aux["pitch"] = pitch
+        elif durations is None:
+            raise ValueError("fastspeech: training needs the symbols' durations (s2s.bin.tts_durations), or "
+                             "model_conf.aligner: true")
+        elif self.use_pitch and pitch is None:
             raise ValueError("fastspeech with pitch: training needs each symbol's F0 (DATA/pitch, written by "
                              "s2s.bin.tts_durations)")
-        mels = self.normalize(mels)
         style = self._training_style(mels, mel_lengths, speakers)
         memory = self.encode(ids, id_lengths, speakers, style)
-        mask = lengths_to_mask(id_lengths, ids.shape[1])
         log_dur = self.duration_predictor(memory, mask)
         pitch_pred = None
         if self.use_pitch:
             pitch_pred = self.pitch_predictor(memory, mask)
             memory = self.add_pitch(memory, self.normalize_pitch(pitch.float()), mask)
         before, after, _, _ = self.decode(memory, durations, mels.shape[1])
-        return before, after, log_dur, pitch_pred
+        return before, after, log_dur, pitch_pred, aux
+
+    def _align(self, ids, id_lengths, mels, mel_lengths, mask):
+        """The aligner's durations (B, N) and its losses (``aux``)."""
+        prior = log_beta_binomial_prior(id_lengths, mel_lengths, ids.shape[1], mels.shape[1], self.prior_scaling)
+        log_prob, soft = self.aligner(mels, self.embedding(ids), prior, mask)
+        durations = monotonic_alignment(torch.log(soft.detach().clamp_min(1e-12)), id_lengths, mel_lengths)
+        if self.training:
+            self.aligner_steps += 1
+        steps = int(self.aligner_steps) - self.bin_start_steps
+        scale = 0.0 if steps <= 0 else min(1.0, steps / max(self.bin_warmup_steps, 1))
+        bin_sum = binarization_loss(soft, durations, mel_lengths) * scale if scale > 0 else soft.new_zeros(())
+        return durations, {"durations": durations, "align": forward_sum_loss(log_prob, id_lengths, mel_lengths),
+                           "bin": bin_sum}
 
     def predict_durations(self, memory: torch.Tensor, lengths: torch.Tensor, pace: float = 1.0) -> torch.Tensor:
         """Integer frames per symbol (B, N) from the duration predictor (at least 1 frame a sentence)."""

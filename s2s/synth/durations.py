@@ -4,8 +4,8 @@ The teacher (an s2s Tacotron 2 or Centaur) runs teacher-forced over each utteran
 trimmed exactly as the student's training trims it; its attention (decoder steps x symbols,
 each step spanning r frames) is spread over the frames, and the monotonic path through it
 with the most log-attention that visits every symbol in order for at least one frame
-(``monotonic_durations``, the dynamic programme of Glow-TTS's monotonic alignment search,
-Kim et al., 2020, arXiv 2005.11129) gives each symbol its frames. FastSpeech (Ren et al.,
+(``s2s.models.aligner.monotonic_durations``, the dynamic programme of Glow-TTS's monotonic
+alignment search, Kim et al., 2020, arXiv 2005.11129) gives each symbol its frames. FastSpeech (Ren et al.,
 2019) counted the frames where a symbol had the most attention instead; that count can
 go backwards and leave a symbol with nothing, the path cannot.
 
@@ -22,31 +22,9 @@ import numpy as np
 import torch
 
 from s2s.errors import S2SError
+from s2s.models.aligner import monotonic_durations
 
 log = logging.getLogger("s2s.durations")
-
-
-def monotonic_durations(log_attention: np.ndarray) -> np.ndarray:
-    """Frames per symbol (N,) of the best monotonic path through ``log_attention`` (T frames, N
-    symbols): frame 0 on symbol 0, frame T-1 on symbol N-1, each frame on the same symbol as the
-    one before or the next; every symbol gets at least one frame (needs T >= N)."""
-    t_len, n = log_attention.shape
-    if t_len < n:
-        raise ValueError(f"{t_len} frames cannot give each of {n} symbols a frame")
-    score = np.full(n, -np.inf)
-    score[0] = log_attention[0, 0]
-    moved = np.zeros((t_len, n), dtype=bool)  # did frame t enter its symbol from the one before?
-    for t in range(1, t_len):
-        shifted = np.concatenate([[-np.inf], score[:-1]])
-        moved[t] = shifted > score
-        score = np.maximum(score, shifted) + log_attention[t]
-    durations = np.zeros(n, dtype=np.int64)
-    k = n - 1
-    for t in range(t_len - 1, -1, -1):
-        durations[k] += 1
-        if t > 0 and moved[t, k]:
-            k -= 1
-    return durations
 
 
 def frame_attention(alignment: torch.Tensor, frames: int, symbols: int, r: int) -> np.ndarray:

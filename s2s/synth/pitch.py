@@ -63,3 +63,55 @@ def symbol_pitch(f0: np.ndarray, durations) -> np.ndarray:
     total[d == 0] = 0.0  # reduceat gives the next element for an empty span
     count[d == 0] = 0.0
     return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
+
+
+def write_frame_pitch(data_dirs: list[str], out: list[str] | None = None, frontend_conf: dict | None = None) -> list[str]:
+    """Write DATA/f0 (or the matching ``out``) for each data dir: ``utt f_1 ... f_T``, the F0 in Hz
+    (0: unvoiced) of each of the utterance's log-mel frames before any silence trimming, for
+    FastPitch with the aligner (s2s.models.fastspeech), which averages it per symbol over the
+    durations it finds. The frames are those of the dumped features (DATA/frontend.yaml), or of
+    ``frontend_conf`` for a data dir without them. Returns the paths written."""
+    import logging
+    from pathlib import Path
+
+    from s2s.data.audio import iter_datadir_audio
+    from s2s.data.datadir import DataDir
+    from s2s.data.features import build_frontend
+    from s2s.data.sources import dumped_frontend_conf
+    from s2s.io import atomic_open
+
+    log = logging.getLogger("s2s.pitch")
+    if out is not None and len(out) != len(data_dirs):
+        raise S2SError(f"--out: {len(out)} paths for {len(data_dirs)} data dirs; give one per data dir")
+    confs = []
+    for d in data_dirs:
+        dd = DataDir(d)
+        if not dd.file("wav.scp").is_file():
+            raise S2SError(f"{dd.file('wav.scp')}: not found; the F0 is tracked on the audio")
+        conf = dumped_frontend_conf(d) or frontend_conf
+        if conf is None or conf.get("type") != "logmel":
+            where = f"{dd.file('frontend.yaml')}" if dumped_frontend_conf(d) else f"{dd.path}"
+            raise S2SError(f"{where}: no logmel front end; the F0 is taken at the TTS's log-mel frames: dump "
+                           f"logmel features into the data dir (utils/make_feats.sh) or give the TTS's log-mel "
+                           f"settings (--frontend-conf conf/tts_logmel.yaml)")
+        confs.append(conf)
+    written = []
+    for k, d in enumerate(data_dirs):
+        dd = DataDir(d)
+        frontend = build_frontend(confs[k])
+        sr, hop = int(frontend.conf["sample_rate"]), int(frontend.hop)
+        dumped = dd.table("utt2num_frames", required=False) if dd.has("feats.scp") else {}
+        lines, voiced = {}, []
+        for utt, wav, _ in iter_datadir_audio(d, target_sr=sr, resample=bool(frontend.conf.get("resample"))):
+            n = int(dumped[utt]) if utt in dumped else frontend.num_frames(len(wav))
+            f0 = frame_pitch(wav, sr, hop, n)
+            voiced.append(float((f0 > 0).mean()) if n else 0.0)
+            lines[utt] = " ".join("0" if x <= 0 else f"{x:.1f}" for x in f0)
+        path = Path(out[k]) if out else Path(d) / "f0"
+        with atomic_open(path) as f:
+            for utt in sorted(lines):
+                f.write(f"{utt} {lines[utt]}\n")
+        log.info("%s: F0 of %d utterances (%.0f %% of frames voiced)", path, len(lines),
+                 100 * float(np.mean(voiced)) if voiced else 0.0)
+        written.append(str(path))
+    return written

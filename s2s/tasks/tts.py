@@ -4,7 +4,10 @@ Tacotron 2 and Centaur: masked L2 (or L1, ``mel_loss``) + stop-token loss, optio
 attention. FastSpeech: the mel loss + the duration predictor's L2 on log(1 + frames); its
 data dirs need DATA/durations (``s2s.bin.tts_durations`` writes them from a trained teacher).
 With ``model_conf.pitch`` (FastPitch) also the pitch predictor's L2 on each symbol's normalised
-log-F0, from DATA/pitch (written beside the durations).
+log-F0, from DATA/pitch (written beside the durations). With ``model_conf.aligner`` FastSpeech
+needs no durations: its alignment encoder learns them (plus its forward-sum and binarization
+losses), and FastPitch's per-symbol F0 is averaged over them from the frame-level DATA/f0
+(``s2s.bin.tts_pitch`` writes it).
 
 Data: Kaldi data dirs (text, utt2spk, wav.scp and/or feats.scp). Targets are ``logmel``
 features, dumped by utils/make_feats.sh (DATA/frontend.yaml says how) or computed on the
@@ -14,8 +17,9 @@ come from the training utt2spk; with more than one the model gets a speaker embe
 Validation reports ``loss``, ``mel_loss`` (the mel loss per frame and bin, the mean of
 before and after the postnet), and ``stop_loss`` and ``diagonal``
 (s2s.models.tacotron2.diagonal_score averaged over the validation set) or, for FastSpeech,
-``duration_loss`` (and ``pitch_loss``); with ``plot_dir`` set, each validation of an attention model writes the
-attention of its longest sentence as ``PLOT_DIR/alignment_<n>.png``.
+``duration_loss`` (and ``pitch_loss``; ``align_loss`` and ``bin_loss`` with the aligner); with
+``plot_dir`` set, each validation of an attention model writes the attention of its longest
+sentence as ``PLOT_DIR/alignment_<n>.png``.
 """
 
 from __future__ import annotations
@@ -61,12 +65,14 @@ class TtsDataset:
     (before silence trimming, an upper bound)."""
 
     def __init__(self, data_dirs: list[str], features: FeatureSource, speakers: dict[str, int], vocab,
-                 max_frames: int = 0, trim_db: float = 0.0, durations: bool = False, pitch: bool = False):
+                 max_frames: int = 0, trim_db: float = 0.0, durations: bool = False, pitch: bool = False,
+                 frame_pitch: bool = False):
         self.features = features
         self.trim_db = trim_db
         self.ids, self.symbols, self.speakers, self.lengths, self._src = [], [], [], [], []
         self.durations: list[tuple[list[int], str]] | None = [] if durations else None
         self.pitch: list[list[float]] | None = [] if pitch else None
+        self.frame_pitch: list[tuple[np.ndarray, str]] | None = [] if frame_pitch else None
         skipped_long = skipped_empty = 0
         for d in data_dirs:
             dd = DataDir(d)
@@ -74,6 +80,7 @@ class TtsDataset:
             src, n_frames = features.sources(dd)
             dur = read_durations(dd) if durations else {}
             f0 = read_pitch(dd) if pitch else {}
+            frame_f0 = read_frame_pitch(dd) if frame_pitch else {}
             for lineno, (u, words) in enumerate(text.items(), 1):
                 if u not in src:
                     raise S2SError(f"{dd.file('text')}:{lineno}: utterance {u!r} has no features/audio; "
@@ -103,6 +110,11 @@ class TtsDataset:
                         raise S2SError(f"{where}: {found} for the {len(ids)} symbols of {u!r}; extract the pitch "
                                        f"again with the durations (python -m s2s.bin.tts_durations TEACHER --data {d})")
                     self.pitch.append(f0[u][0])
+                if frame_pitch:  # its length is checked against the features when they are loaded
+                    if u not in frame_f0:
+                        raise S2SError(f"{dd.file('f0')}: no F0 for utterance {u!r}; track it again "
+                                       f"(python -m s2s.bin.tts_pitch --data {d})")
+                    self.frame_pitch.append(frame_f0[u])
                 self.ids.append(u)
                 self.symbols.append(ids)
                 self.speakers.append(speakers.get(utt2spk.get(u, ""), 0))
@@ -119,8 +131,10 @@ class TtsDataset:
         return len(self.ids)
 
     def __getitem__(self, i: int) -> dict:
+        mel = self.features.load(self._src[i])
+        start, end = trim_bounds(mel, self.trim_db)
         item = {"id": self.ids[i], "symbols": torch.tensor(self.symbols[i], dtype=torch.long),
-                "speaker": self.speakers[i], "mel": trim_silence(self.features.load(self._src[i]), self.trim_db)}
+                "speaker": self.speakers[i], "mel": mel[start:end]}
         if self.durations is not None:
             counts, where = self.durations[i]
             if sum(counts) != item["mel"].shape[0]:
@@ -130,6 +144,12 @@ class TtsDataset:
             item["durations"] = torch.tensor(counts, dtype=torch.long)
         if self.pitch is not None:
             item["pitch"] = torch.tensor(self.pitch[i], dtype=torch.float32)
+        if self.frame_pitch is not None:
+            f0, where = self.frame_pitch[i]
+            if len(f0) != mel.shape[0]:
+                raise S2SError(f"{where}: {len(f0)} F0 values for the {mel.shape[0]} frames of {self.ids[i]!r}; "
+                               f"track it again on these features (python -m s2s.bin.tts_pitch)")
+            item["frame_pitch"] = torch.from_numpy(f0[start:end])
         return item
 
 
@@ -167,6 +187,30 @@ def read_pitch(dd: DataDir) -> dict[str, tuple[list[float], str]]:
     return _read_per_symbol(dd, "pitch", float, "hz")
 
 
+def read_frame_pitch(dd: DataDir) -> dict[str, tuple[np.ndarray, str]]:
+    """DATA/f0: ``utt f_1 ... f_T`` (the F0 in Hz of each log-mel frame before trimming, 0 when
+    unvoiced; ``s2s.bin.tts_pitch``) -> {utt: (float32 array, "FILE:LINE")}."""
+    path = dd.file("f0")
+    if not path.is_file():
+        raise S2SError(f"{path}: not found; FastPitch with the aligner trains on each frame's F0: "
+                       f"python -m s2s.bin.tts_pitch --data {dd.path}")
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            parts = line.split(maxsplit=1)
+            if not parts:
+                continue
+            try:
+                values = np.array((parts[1] if len(parts) > 1 else "").split(), dtype=np.float32)
+            except ValueError:
+                values = np.array([-1.0], dtype=np.float32)
+            if values.size == 0 or not np.isfinite(values).all() or values.min() < 0:
+                raise S2SError(f"{path}:{lineno}: expected 'utterance-id hz hz ...' with numbers >= 0, one per "
+                               f"frame; track the F0 again (python -m s2s.bin.tts_pitch --data {dd.path})")
+            out[parts[0]] = (values, f"{path}:{lineno}")
+    return out
+
+
 def make_collate(reduction: int, pad_id: int):
     def collate(items: list[dict]) -> dict:
         sym_lens = torch.tensor([len(it["symbols"]) for it in items], dtype=torch.long)
@@ -177,7 +221,7 @@ def make_collate(reduction: int, pad_id: int):
         for b, it in enumerate(items):
             mels[b, : it["mel"].shape[0]] = it["mel"]
         extra = {}
-        for key in ("durations", "pitch"):
+        for key in ("durations", "pitch", "frame_pitch"):
             if key in items[0]:
                 extra[key] = torch.nn.utils.rnn.pad_sequence([it[key] for it in items], batch_first=True)
         return {**extra, "ids": [it["id"] for it in items],
@@ -206,6 +250,8 @@ class TtsTask(Task):
         "mel_loss": "l2",        # l2 | l1: the loss of the mel frames (before and after the postnet)
         "duration_weight": 1.0,  # fastspeech: weight of the duration predictor's loss
         "pitch_weight": 0.1,     # fastspeech with model_conf.pitch: weight of the pitch predictor's loss
+        "align_weight": 1.0,     # fastspeech with model_conf.aligner: weight of the forward-sum loss
+        "bin_weight": 1.0,       # ... and of the binarization loss (after its warm-up)
         "stop_weight": 1.0,      # weight of the stop-token loss against the mel loss
         "stop_pos_weight": 5.0,  # the one "stop" frame per utterance is outnumbered; weigh it up
         "guided_attn_weight": 0.0,  # guided attention loss (Tachibana et al., 2017); 0: off
@@ -222,6 +268,11 @@ class TtsTask(Task):
         "duration_weight": "fastspeech: weight of the duration loss (L2 of log(1 + frames) per symbol)",
         "pitch_weight": "fastspeech with model_conf.pitch (FastPitch): weight of the pitch loss (L2 of each "
                         "symbol's normalised log-F0, 0 when unvoiced; FastPitch's 0.1)",
+        "align_weight": "fastspeech with model_conf.aligner: weight of the aligner's forward-sum loss (minus "
+                        "the log-likelihood of the text under its soft alignment, per frame)",
+        "bin_weight": "fastspeech with model_conf.aligner: weight of the binarization loss (the soft "
+                      "alignment pulled onto its best monotonic path; model_conf.bin_start_steps and "
+                      "bin_warmup_steps say when it starts and how fast it ramps up)",
         "frontend_conf": "log-mel settings when the data dir has no dumped features",
         "model_conf": "Tacotron 2 arguments (n_mels and n_speakers are filled in)",
         "stop_weight": "weight of the stop-token loss against the mel loss",
@@ -242,6 +293,7 @@ class TtsTask(Task):
             raise S2SError(f"model: {self.model_name!r} is not a TTS model; use one of {', '.join(TTS_MODELS)}")
         self.vocab_layers = TTS_MODELS[self.model_name]
         self.uses_pitch = self.model_name == "fastspeech" and bool((conf.get("model_conf") or {}).get("pitch"))
+        self.uses_aligner = self.model_name == "fastspeech" and bool((conf.get("model_conf") or {}).get("aligner"))
         if conf.get("mel_loss", "l2") not in ("l1", "l2"):
             raise S2SError(f"mel_loss: {conf.get('mel_loss')!r} is not a mel loss; use l2 or l1")
         train_dirs = as_list(conf.get("train_data"))
@@ -270,8 +322,10 @@ class TtsTask(Task):
             return None
         return TtsDataset(dirs, self.features, self.speaker_index, self.vocab,
                           self.conf.get("max_frames", 0) if split == "train" else 0,
-                          self.conf.get("trim_silence_db", 0.0), durations=self.model_name == "fastspeech",
-                          pitch=self.uses_pitch)
+                          self.conf.get("trim_silence_db", 0.0),
+                          durations=self.model_name == "fastspeech" and not self.uses_aligner,
+                          pitch=self.uses_pitch and not self.uses_aligner,
+                          frame_pitch=self.uses_pitch and self.uses_aligner)
 
     def collate(self, items):
         return make_collate(self.model_args()["reduction"], self.vocab.pad_id)(items)
@@ -302,13 +356,19 @@ class TtsTask(Task):
                      n, float(mean.mean()), float(model.mel_std.mean()))
         if getattr(model, "use_pitch", False):
             data = self.dataset("train")
-            logs = np.log(np.array([f for p in data.pitch for f in p if f > 0], dtype=np.float64))
+            if data.frame_pitch is not None:  # the aligner's: voiced frames
+                f0 = np.concatenate([f for f, _ in data.frame_pitch]).astype(np.float64)
+                what = "frames"
+            else:
+                f0 = np.array([f for p in data.pitch for f in p], dtype=np.float64)
+                what = "symbols"
+            logs = np.log(f0[f0 > 0])
             if len(logs) < 2:
-                raise S2SError(f"{', '.join(as_list(self.conf.get('train_data')))}: no voiced symbols in the pitch "
+                raise S2SError(f"{', '.join(as_list(self.conf.get('train_data')))}: no voiced {what} in the pitch "
                                f"files; FastPitch needs F0 (set model_conf.pitch: false for plain FastSpeech)")
             model.set_pitch_stats(float(logs.mean()), float(max(logs.std(), 1e-3)))
-            log.info("log-F0 statistics of %d voiced training symbols: mean %.1f Hz, std %.3f (log)",
-                     len(logs), float(np.exp(logs.mean())), float(logs.std()))
+            log.info("log-F0 statistics of %d voiced training %s: mean %.1f Hz, std %.3f (log)",
+                     len(logs), what, float(np.exp(logs.mean())), float(logs.std()))
         return model
 
     def extra_meta(self) -> dict:
@@ -329,18 +389,18 @@ class TtsTask(Task):
         """Summed losses: (mel, stop or duration, frames, the alignment (autoregressive models) or a
         dict of FastSpeech's other summed losses, by name)."""
         if self.model_name == "fastspeech":
-            before, after, log_dur, pitch_pred = model(batch["symbols"], batch["symbol_lengths"], batch["mels"],
-                                                       batch["mel_lengths"], batch["speakers"], batch["durations"],
-                                                       batch.get("pitch"))
+            before, after, log_dur, pitch_pred, aux = model(
+                batch["symbols"], batch["symbol_lengths"], batch["mels"], batch["mel_lengths"], batch["speakers"],
+                batch.get("durations"), batch.get("pitch"), batch.get("frame_pitch"))
             sym_mask = lengths_to_mask(batch["symbol_lengths"], log_dur.shape[1]).float()
             # Per symbol, scaled to the frames it spans on average, so that its weight against the
             # per-frame mel loss does not depend on the speaking rate.
             per_symbol = float(batch["mel_lengths"].sum()) / float(sym_mask.sum())
-            target = torch.log1p(batch["durations"].float())
+            target = torch.log1p(aux.get("durations", batch.get("durations")).float())
             dur_sum = (((log_dur.float() - target) ** 2) * sym_mask).sum() * per_symbol
-            extra = {}
+            extra = {key: aux[key] for key in ("align", "bin") if key in aux}
             if pitch_pred is not None:
-                target = unwrap(model).normalize_pitch(batch["pitch"].float())
+                target = unwrap(model).normalize_pitch(aux.get("pitch", batch.get("pitch")).float())
                 extra["pitch"] = (((pitch_pred.float() - target) ** 2) * sym_mask).sum() * per_symbol
             return self._mel_sum(model, batch, before, after), dur_sum, float(batch["mel_lengths"].sum()), extra
         before, after, stop, align = model(batch["symbols"], batch["symbol_lengths"], batch["mels"],

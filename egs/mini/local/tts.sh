@@ -11,7 +11,11 @@
 #                               from the first TTS model's attention (--teacher; DATA/durations,
 #                               s2s.bin.tts_durations) with each symbol's mean F0 (DATA/pitch),
 #                               and the non-autoregressive models of --student-configs
-#                               (conf/fastpitch.yaml; conf/fastspeech.yaml: without pitch) trained on them
+#                               (conf/fastpitch.yaml; conf/fastspeech.yaml: without pitch) trained on them;
+#                               a student with its own aligner (conf/fastpitch_aligner.yaml) needs no
+#                               teacher, only each frame's F0 (DATA/f0, s2s.bin.tts_pitch): train it
+#                               alone with --tts-configs "" --vocoder-configs "" --student-configs
+#                               conf/fastpitch_aligner.yaml
 #   local/tts.sh --step eval    intelligibility: --num-sentences held-out sentences (data/test/text:
 #                               no test sentence is in train) in --num-voices training voices,
 #                               rendered by the engines, by each TTS model (students included)
@@ -71,20 +75,40 @@ train() {
   done
   for p in "${pids[@]}"; do wait "$p"; done
   [ -n "$student_configs" ] || return 0
-  local t=${teacher:-exp/$(name "${tts_configs%% *}")/model.pt} trim
-  # The students trim silence as the first of them says, and the durations must match that.
-  trim=$(python -c 'import sys, yaml; print((yaml.safe_load(open(sys.argv[1])) or {}).get("trim_silence_db", 0))' \
-    "${student_configs%% *}")
-  # Extracted again when the teacher, its checkpoint or the trimming changed; the per-symbol
-  # pitch (data/tts_*/pitch, for FastPitch) is written with the durations.
-  for s in train valid; do
-    if [ ! -f data/tts_$s/durations ] || [ ! -f data/tts_$s/pitch ] || [ "$t" -nt data/tts_$s/durations ] || \
-       [ "$(cat exp/tts_data/durations_$s.from 2>/dev/null)" != "$t $trim" ]; then
-      $train_cmd exp/tts_data/log/durations_$s.log python -m s2s.bin.tts_durations "$t" --data data/tts_$s \
-        --trim-silence-db "$trim"
-      echo "$t $trim" > exp/tts_data/durations_$s.from
+  local cfg_aligned=() cfg_taught=()
+  for cfg in $student_configs; do
+    # A FastSpeech with its own aligner (model_conf.aligner) needs no teacher, only each frame's F0.
+    if python -c 'import sys, yaml; sys.exit(not ((yaml.safe_load(open(sys.argv[1])) or {}).get("model_conf") or {}).get("aligner"))' "$cfg"; then
+      cfg_aligned+=("$cfg")
+    else
+      cfg_taught+=("$cfg")
     fi
   done
+  local s
+  if [ ${#cfg_aligned[@]} -gt 0 ]; then
+    for s in train valid; do
+      if [ ! -f data/tts_$s/f0 ] || [ data/tts_$s/feats.scp -nt data/tts_$s/f0 ]; then
+        $train_cmd exp/tts_data/log/f0_$s.log python -m s2s.bin.tts_pitch --data data/tts_$s
+      fi
+    done
+  fi
+  if [ ${#cfg_taught[@]} -gt 0 ]; then
+    local t=${teacher:-exp/$(name "${tts_configs%% *}")/model.pt} trim
+    [ -f "$t" ] || { echo "$0: the teacher $t of ${cfg_taught[*]} is not trained; train it (--tts-configs) or give --teacher" >&2; exit 1; }
+    # The students trim silence as the first of them says, and the durations must match that.
+    trim=$(python -c 'import sys, yaml; print((yaml.safe_load(open(sys.argv[1])) or {}).get("trim_silence_db", 0))' \
+      "${cfg_taught[0]}")
+    # Extracted again when the teacher, its checkpoint or the trimming changed; the per-symbol
+    # pitch (data/tts_*/pitch, for FastPitch) is written with the durations.
+    for s in train valid; do
+      if [ ! -f data/tts_$s/durations ] || [ ! -f data/tts_$s/pitch ] || [ "$t" -nt data/tts_$s/durations ] || \
+         [ "$(cat exp/tts_data/durations_$s.from 2>/dev/null)" != "$t $trim" ]; then
+        $train_cmd exp/tts_data/log/durations_$s.log python -m s2s.bin.tts_durations "$t" --data data/tts_$s \
+          --trim-silence-db "$trim"
+        echo "$t $trim" > exp/tts_data/durations_$s.from
+      fi
+    done
+  fi
   for cfg in $student_configs; do
     OMP_NUM_THREADS=$student_threads utils/train.sh --cmd "$cuda_cmd" --ngpu $ngpu "exp/$(name "$cfg")" -- \
       --config "$cfg" --train_data data/tts_train --valid_data data/tts_valid
@@ -95,7 +119,8 @@ eval_tts() {
   [ -f "$asr_exp/model.pt" ] || { echo "$0: $asr_exp/model.pt not found; run ./run.sh --stop-stage 4 first" >&2; exit 1; }
   local d=exp/tts_eval systems=() first_tts
   mkdir -p $d
-  first_tts=exp/$(name "${tts_configs%% *}")/model.pt
+  # the copy-synthesis rows and the MCD take the log-mel front end of the first TTS model
+  first_tts=$(set -- $tts_configs $student_configs; echo "exp/$(name "$1")/model.pt")
   python local/tts_tools.py plan --sentences data/test/text --voices-from data/tts_train \
     --num-sentences "$num_sentences" --num-voices "$num_voices" --seed "$seed" --out $d/plan
   render() {  # NAME RENDER-OPTIONS...: render into data/tts_eval_NAME, decode it, add it to the table

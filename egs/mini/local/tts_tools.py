@@ -94,7 +94,8 @@ def read_plan(path) -> list[tuple[str, str, str]]:
 
 
 MODEL_NAMES = {"tacotron2": "Tacotron 2", "centaur": "Centaur", "fastspeech": "FastSpeech",
-               "fastpitch": "FastPitch"}
+               "fastpitch": "FastPitch", "fastspeech_aligner": "FastSpeech (own aligner)",
+               "fastpitch_aligner": "FastPitch (own aligner)"}
 VOCODER_NAMES = {"griffin-lim": "Griffin-Lim (32 iterations)", "wavenet": "WaveNet", "istft_vocoder": "iSTFT vocoder"}
 
 
@@ -143,6 +144,8 @@ def render(args) -> str:
         name = synth.meta["model"]["name"]
         if name == "fastspeech" and synth.meta["model"]["args"].get("pitch"):
             name = "fastpitch"
+        if name in ("fastspeech", "fastpitch") and synth.meta["model"]["args"].get("aligner"):
+            name += "_aligner"
         info.update(model=name, vocoder=synth.vocoder.name)
         for voice, items in sorted(by_voice.items()):
             torch.manual_seed(args.seed)
