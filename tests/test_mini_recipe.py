@@ -302,6 +302,7 @@ def test_speech_synthesis_stages_train_measure_and_run_the_experiment(recipe):
     assert re.search(r"\| engine's mels \(copy synthesis\) \| iSTFT vocoder " + wer, table), table
     assert "2 held-out sentences" in table and "4 utterances per row" in table
     syn = results.split("<!-- syn-ratio: begin")[1].split("<!-- syn-ratio: end -->")[0]
+    assert "(exp/fastspeech_tiny/model.pt, vocoder exp/istft_tiny/model.pt)" in syn, syn  # the first student speaks
     assert re.search(r"\| replacing \| 50/50 \| \d+ \(.*\) \| \d+ \(.*\) \| 2 " + wer, syn), syn
     assert re.search(r"\| added \| 50/50 \| \d+ \(.*\) \| \d+ \(.*\) \| 2 " + wer, syn), syn
     def sentences(path):

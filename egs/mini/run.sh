@@ -16,8 +16,8 @@
 #   8  (only when asked, like 9-10: --stage 8 --stop-stage 10) speech synthesis for the corpus:
 #      multi-speaker TTS models with style tokens (Tacotron 2, Centaur), a WaveNet and an iSTFT
 #      vocoder trained on the training voices, side by side (local/tts.sh --step train;
-#      alignment plots in exp/<tts>/plots); then FastSpeech, trained on symbol durations taken
-#      from the Tacotron 2's attention
+#      alignment plots in exp/<tts>/plots); then FastPitch with its own aligner (or FastSpeech /
+#      FastPitch on symbol durations taken from the Tacotron 2's attention: --tts-student-configs)
 #   9  intelligibility of that TTS: held-out sentences in training voices, by the engines and by
 #      the TTS with each vocoder, transcribed by the stage-4 model; WER, MCD, CPU cost in
 #      RESULTS.md (local/tts.sh --step eval)
@@ -56,10 +56,11 @@ lm_config=conf/lm_transformer.yaml  # neural LM for stage 7 (conf/lm_lstm.yaml: 
 lm_weights=0:1.5:0.1  # neural LM weights tried on dev
 length_bonuses=-1:2:0.5  # extra per-word bonuses tried with them
 tts_configs="conf/tts.yaml conf/centaur.yaml"  # stages 8-10: TTS models (exp/<config name>; the first is the teacher)
-tts_student_configs="conf/fastpitch.yaml"  # stages 8-10: trained on the teacher's durations and pitch after it (conf/fastspeech.yaml: without pitch)
+tts_student_configs="conf/fastpitch_aligner.yaml"  # stages 8-10: non-autoregressive TTS trained after the others: FastPitch with its own aligner (conf/fastpitch.yaml, conf/fastspeech.yaml: on the teacher's durations)
 vocoder_configs="conf/vocoder_wavenet.yaml conf/vocoder_istft.yaml"  # stages 8-10: vocoders (the last one in 10)
 tts_args=""           # stages 8-9: more options of local/tts.sh, e.g. "--num-sentences 50 --num-voices 6"
 syn_args=""           # stage 10: options of local/syn_ratio.sh, e.g. "--steps 1200 --vocoder griffin-lim"
+syn_tts=""            # stage 10: the TTS config whose model speaks (default: the first student, else the first TTS)
 tag=""                # experiment name (default: the train config's name)
 force=false           # re-run selected stages even when up to date
 
@@ -162,11 +163,12 @@ tts_eval() { local/tts.sh --step eval --nj $nj --asr-exp $exp "${tts_opts[@]}" $
 stage 9 tts_eval tts_eval --key $tag --args "$nj $tts_args" --in "$exp/model.pt $tts_models data/test/text" \
   --out "exp/tts_eval/table.md"
 # shellcheck disable=SC2086
+syn_tts=${syn_tts:-$(set -- $tts_student_configs $tts_configs; echo "$1")}
 syn_ratio() {
-  local/syn_ratio.sh --nj $nj --syn-model "exp/$(basename "${tts_configs%% *}" .yaml)/model.pt" \
+  local/syn_ratio.sh --nj $nj --syn-model "exp/$(basename "$syn_tts" .yaml)/model.pt" \
     --vocoder "exp/$(basename "${vocoder_configs##* }" .yaml)/model.pt" $syn_args
 }
-stage 10 syn_ratio syn_ratio --args "$nj $tts_configs $syn_args" \
+stage 10 syn_ratio syn_ratio --args "$nj $syn_tts $syn_args" \
   --in "data/train/feats.scp data/test/feats.scp $tts_models conf/syn_train.yaml local/syn_ratio.sh" \
   --out "exp/syn_ratio_table.md"
 

@@ -4,8 +4,9 @@
 # W2L+/Jasper on LibriSpeech test-clean: 100/0 5.10, 66/33 4.79, 50/50 4.66, 33/66 4.81, 0/100 49.80).
 #
 # Natural speech: data/train (every training voice). Synthetic speech: --num-syn new sentences of the
-# corpus's grammar (none in train, dev or test; local/tts_tools.py sentences) spoken by the stage-8
-# Tacotron 2 (--syn-model, vocoded by --vocoder) in the training voices taken in turn
+# corpus's grammar (none in train, dev or test; local/tts_tools.py sentences) spoken by a stage-8
+# TTS (--syn-model, vocoded by --vocoder; run.sh passes its first student, the FastPitch with its
+# own aligner) in the training voices taken in turn
 # (utils/synthesize_data.sh), each file then given the corpus's recorded-like silence and noise
 # floor as the natural files were. Two kinds of rows, every model trained for exactly --steps
 # optimizer steps (conf/syn_train.yaml) and decoded greedily on data/test (held-out voices):
@@ -23,7 +24,7 @@ ratios="100:0 66:33 50:50 33:66 0:100"    # natural:synthetic, utterances, fixed
 added="66:33 50:50"                       # natural:synthetic, all natural speech kept (adding)
 total=                                    # utterances of a replacing mix (default: all natural ones)
 syn_backend=tacotron2                     # the synthesizer (tacotron2, or an engine for comparison)
-syn_model=exp/tts/model.pt                # its checkpoint (stage 8)
+syn_model=exp/fastpitch_aligner/model.pt  # its checkpoint (stage 8; exp/tts/model.pt: the Tacotron 2)
 vocoder=exp/vocoder_istft/model.pt        # its vocoder: griffin-lim or a vocoder checkpoint
 num_syn=3000                              # synthetic utterances (new sentences)
 num_speakers=1000                         # synthetic voices, at most this many of the synthesizer's

@@ -33,7 +33,7 @@ set -euo pipefail
 step=train
 nj=2
 tts_configs="conf/tts.yaml conf/centaur.yaml"
-student_configs="conf/fastpitch.yaml"  # trained on durations from the teacher's attention ("": none)
+student_configs="conf/fastpitch_aligner.yaml"  # non-autoregressive, trained after the others: with its own aligner, or on the teacher's durations (conf/fastpitch.yaml) ("": none)
 teacher=                   # the model giving the durations (default: the first of --tts-configs)
 student_threads=2          # the students train after the others, alone: threads each
 vocoder_configs="conf/vocoder_wavenet.yaml conf/vocoder_istft.yaml"
