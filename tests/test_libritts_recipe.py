@@ -23,6 +23,11 @@ TINY_TTS = {"task": "tts", "model_conf": {
     "gst_token_dim": 16, "gst_heads": 2, "gst_ref_filters": [8, 8], "gst_ref_dim": 8, "normalize_mels": True},
     "trim_silence_db": 40, "guided_attn_weight": 1.0, "optim": "adam", "optim_conf": {"lr": 0.002},
     "batch_frames": 800, "max_epochs": 2, "log_every_steps": 2}
+TINY_FASTPITCH = {"task": "tts", "model": "fastspeech", "model_conf": {
+    "embed_dim": 32, "encoder_blocks": 2, "dim": 32, "decoder_blocks": 2, "duration_hidden": 32, "postnet_channels": 32,
+    "postnet_layers": 2, "speaker_dim": 8, "normalize_mels": True, "pitch": True, "aligner": True, "aligner_dim": 16},
+    "trim_silence_db": 40, "mel_loss": "l1", "optim": "adam", "batch_frames": 800, "max_epochs": 2,
+    "log_every_steps": 2}
 TINY_VOCODER = {"task": "vocoder", "vocoder": "istft_vocoder", "model_conf": {"n_fft": 800, "dim": 16, "blocks": 1},
                 "segment_frames": 16, "batch_frames": 64, "max_epochs": 1, "optim": "adam", "log_every_steps": 2}
 
@@ -35,6 +40,7 @@ def recipe_dir(root: Path) -> Path:
     os.symlink(RECIPE / "conf/logmel.yaml", work / "conf/logmel.yaml")
     (work / "conf/tiny.yaml").write_text(yaml.safe_dump(TINY_TTS))
     (work / "conf/tiny_vocoder.yaml").write_text(yaml.safe_dump(TINY_VOCODER))
+    (work / "conf/tiny_fastpitch.yaml").write_text(yaml.safe_dump(TINY_FASTPITCH))
     return work
 
 
@@ -78,6 +84,16 @@ def test_recipe_downloads_prepares_trains_and_synthesizes(tmp_path):
     again = run(work, "--base-url", "http://127.0.0.1:9", *opts)
     assert "already extracted" in again.stderr
     assert again.stdout.count("skipped") == 5, again.stdout
+    # FastPitch with its own aligner: stage 3 writes each frame's F0 first, then trains without a teacher
+    assert not (data / "train/f0").exists()
+    fp = run(work, "--base-url", "http://127.0.0.1:9", *opts[:-4], "--stage", "3", "--stop-stage", "3",
+             "--train-config", "conf/tiny_fastpitch.yaml")
+    for s in ("train", "dev"):
+        f0 = dict(line.split(" ", 1) for line in (data / s / "f0").read_text().splitlines())
+        frames = dict(line.split() for line in (data / s / "utt2num_frames").read_text().splitlines())
+        assert {u: len(v.split()) for u, v in f0.items()} == {u: int(n) for u, n in frames.items()}, fp.stdout
+    assert (work / "exp/tiny_fastpitch/model.pt").is_file()
+    assert "align_loss" in (work / "exp/tiny_fastpitch/train.log").read_text()
 
 
 def test_a_corrupted_archive_is_refused(tmp_path):

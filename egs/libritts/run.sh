@@ -9,8 +9,9 @@
 #   1  data prep: data/<part> per part, data/train (all train-* parts), data/dev (--num-dev
 #      utterances of the dev part, the TTS validation set), validated
 #   2  features: the TTS log-mel (conf/logmel.yaml, 16 kHz) for train, dev and the test part
-#   3  train the TTS (--train-config: conf/tacotron2_gst.yaml or conf/centaur.yaml), alignment
-#      plots in exp/<tag>/plots
+#   3  train the TTS (--train-config: conf/tacotron2_gst.yaml, conf/centaur.yaml, or
+#      conf/fastpitch_aligner.yaml: FastPitch with its own aligner, after writing each frame's F0,
+#      data/{train,dev}/f0), alignment plots in exp/<tag>/plots
 #   4  train the vocoder (--vocoder-config: conf/vocoder_istft.yaml or conf/vocoder_wavenet.yaml)
 #   5  synthesize --num-test sentences of the test part in --num-voices training voices:
 #      exp/<tag>/synth_test/{wav/,wav.scp,text,...}
@@ -39,7 +40,7 @@ num_dev=500                # validation utterances
 min_seconds=0.5            # shorter utterances are left out
 max_seconds=15             # longer utterances are left out
 feats_config=conf/logmel.yaml
-train_config=conf/tacotron2_gst.yaml   # or conf/centaur.yaml
+train_config=conf/tacotron2_gst.yaml   # or conf/centaur.yaml, conf/fastpitch_aligner.yaml
 vocoder_config=conf/vocoder_istft.yaml  # or conf/vocoder_wavenet.yaml
 train_args=""              # extra overrides for the TTS training, e.g. "--max_epochs 2"
 vocoder_args=""            # extra overrides for the vocoder training
@@ -94,6 +95,15 @@ stage 2 features features --args "$nj" --in "$feats_config data/train/wav.scp da
   --out "data/train/feats.scp data/dev/feats.scp"
 
 train() {
+  # A FastSpeech with its own aligner (model_conf.aligner) trains FastPitch's pitch on each frame's F0.
+  local s
+  if python -c 'import sys, yaml; sys.exit(not ((yaml.safe_load(open(sys.argv[1])) or {}).get("model_conf") or {}).get("aligner"))' "$train_config"; then
+    for s in train dev; do
+      if [ ! -f data/$s/f0 ] || [ data/$s/feats.scp -nt data/$s/f0 ]; then
+        $train_cmd exp/f0/log/f0_$s.log python -m s2s.bin.tts_pitch --data data/$s
+      fi
+    done
+  fi
   # shellcheck disable=SC2086
   utils/train.sh --cmd "$cuda_cmd" --ngpu $ngpu $exp -- --config $train_config --train_data data/train \
     --valid_data data/dev --plot_dir $exp/plots $train_args
