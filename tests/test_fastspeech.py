@@ -276,6 +276,12 @@ def test_fastpitch_with_the_aligner_finds_its_own_durations():
     assert int(model.aligner_steps) == 4                                   # counts training passes only
     mel = model.infer(ids[0])[0]
     assert mel.shape[1] == 12
+    # under bf16 autocast the aligner's distances stay in float32: the same durations, a finite loss
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        auto = model(*args, frame_pitch=f0)[4]
+    plain = model(*args, frame_pitch=f0)[4]
+    assert torch.isfinite(auto["align"]) and torch.equal(auto["durations"], plain["durations"])
+    assert torch.allclose(auto["align"].float(), plain["align"], rtol=1e-3)
 
 
 def test_pitch_at_the_frame_centres_and_its_mean_per_symbol():

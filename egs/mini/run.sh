@@ -163,8 +163,9 @@ tts_eval() { local/tts.sh --step eval --nj $nj --asr-exp $exp "${tts_opts[@]}" $
 stage 9 tts_eval tts_eval --key $tag --args "$nj $tts_args" --in "$exp/model.pt $tts_models data/test/text" \
   --out "exp/tts_eval/table.md"
 # shellcheck disable=SC2086
-syn_tts=${syn_tts:-$(set -- $tts_student_configs $tts_configs; echo "$1")}
+syn_tts=${syn_tts:-$(set -- $tts_student_configs $tts_configs; echo "${1:-}")}
 syn_ratio() {
+  [ -n "$syn_tts" ] || { echo "$0: stage 10 needs a TTS: give --syn-tts, --tts-student-configs or --tts-configs" >&2; exit 1; }
   local/syn_ratio.sh --nj $nj --syn-model "exp/$(basename "$syn_tts" .yaml)/model.pt" \
     --vocoder "exp/$(basename "${vocoder_configs##* }" .yaml)/model.pt" $syn_args
 }

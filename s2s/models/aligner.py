@@ -66,9 +66,13 @@ class AlignmentEncoder(nn.Module):
                 text_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns ``(log-probabilities (B, T, N): log-softmax of the energies over the symbols
         plus the log prior, soft attention (B, T, N): their softmax, 0 past each sentence's end)``."""
-        k = self.key(text.transpose(1, 2)).transpose(1, 2).float()       # (B, N, D)
-        q = self.query(mels.transpose(1, 2)).transpose(1, 2).float()     # (B, T, D)
-        dist = (q * q).sum(-1, keepdim=True) + (k * k).sum(-1)[:, None, :] - 2 * q @ k.transpose(1, 2)
+        # In float32 even under autocast: in fp16 the products overflow, in bf16 the distance of
+        # close pairs is lost to rounding.
+        with torch.autocast(mels.device.type, enabled=False):
+            k = self.key(text.float().transpose(1, 2)).transpose(1, 2)        # (B, N, D)
+            q = self.query(mels.float().transpose(1, 2)).transpose(1, 2)      # (B, T, D)
+            dist = ((q * q).sum(-1, keepdim=True) + (k * k).sum(-1)[:, None, :]
+                    - 2 * q @ k.transpose(1, 2)).clamp_min(0)
         energy = -self.temperature * dist
         energy = energy.masked_fill(~text_mask[:, None, :], IMPOSSIBLE)
         log_prob = F.log_softmax(energy, dim=-1) + log_prior
@@ -93,7 +97,10 @@ def monotonic_alignment(log_attention: torch.Tensor, symbols: torch.Tensor, fram
     frame 0 on symbol 0, the last frame on the last symbol, each frame on the same symbol as the
     one before or the next, so that every symbol gets at least one frame. An utterance with
     fewer frames than symbols (no such path) gets each frame on its most likely symbol."""
-    la = log_attention.detach().float()
+    out_device = log_attention.device
+    # on the CPU: the loop over frames is many small steps (a GPU would launch kernels for each)
+    la = log_attention.detach().float().cpu()
+    symbols, frames = symbols.cpu(), frames.cpu()
     bsz, t_max, n_max = la.shape
     dev = la.device
     ar = torch.arange(n_max, device=dev)
@@ -121,7 +128,7 @@ def monotonic_alignment(log_attention: torch.Tensor, symbols: torch.Tensor, fram
         f, s = int(frames[i]), int(symbols[i])
         durations[i] = 0
         durations[i, :s] = torch.bincount(la[i, :f, :s].argmax(1), minlength=s)
-    return durations
+    return durations.to(out_device)
 
 
 def monotonic_durations(log_attention: np.ndarray) -> np.ndarray:

@@ -110,10 +110,15 @@ class TtsDataset:
                         raise S2SError(f"{where}: {found} for the {len(ids)} symbols of {u!r}; extract the pitch "
                                        f"again with the durations (python -m s2s.bin.tts_durations TEACHER --data {d})")
                     self.pitch.append(f0[u][0])
-                if frame_pitch:  # its length is checked against the features when they are loaded
+                if frame_pitch:  # checked against the features when they are loaded, and here when
+                    # the dumped features say how many frames there are
                     if u not in frame_f0:
                         raise S2SError(f"{dd.file('f0')}: no F0 for utterance {u!r}; track it again "
                                        f"(python -m s2s.bin.tts_pitch --data {d})")
+                    if u in n_frames and dd.has("feats.scp") and len(frame_f0[u][0]) != n:
+                        raise S2SError(f"{frame_f0[u][1]}: {len(frame_f0[u][0])} F0 values for the {n} frames of "
+                                       f"{u!r}; track it again on these features (python -m s2s.bin.tts_pitch "
+                                       f"--data {d})")
                     self.frame_pitch.append(frame_f0[u])
                 self.ids.append(u)
                 self.symbols.append(ids)
@@ -272,7 +277,8 @@ class TtsTask(Task):
                         "the log-likelihood of the text under its soft alignment, per frame)",
         "bin_weight": "fastspeech with model_conf.aligner: weight of the binarization loss (the soft "
                       "alignment pulled onto its best monotonic path; model_conf.bin_start_steps and "
-                      "bin_warmup_steps say when it starts and how fast it ramps up)",
+                      "bin_warmup_steps say when it starts and how fast it ramps up, counted in training "
+                      "passes: with accum_grad, micro-batches)",
         "frontend_conf": "log-mel settings when the data dir has no dumped features",
         "model_conf": "Tacotron 2 arguments (n_mels and n_speakers are filled in)",
         "stop_weight": "weight of the stop-token loss against the mel loss",

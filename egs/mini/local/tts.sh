@@ -77,6 +77,7 @@ train() {
   [ -n "$student_configs" ] || return 0
   local cfg_aligned=() cfg_taught=()
   for cfg in $student_configs; do
+    [ -f "$cfg" ] || { echo "$0: --student-configs: $cfg not found" >&2; exit 1; }
     # A FastSpeech with its own aligner (model_conf.aligner) needs no teacher, only each frame's F0.
     if python -c 'import sys, yaml; sys.exit(not ((yaml.safe_load(open(sys.argv[1])) or {}).get("model_conf") or {}).get("aligner"))' "$cfg"; then
       cfg_aligned+=("$cfg")
@@ -120,7 +121,9 @@ eval_tts() {
   local d=exp/tts_eval systems=() first_tts
   mkdir -p $d
   # the copy-synthesis rows and the MCD take the log-mel front end of the first TTS model
-  first_tts=$(set -- $tts_configs $student_configs; echo "exp/$(name "$1")/model.pt")
+  first_tts=$(set -- $tts_configs $student_configs; echo "${1:-}")
+  [ -n "$first_tts" ] || { echo "$0: no TTS to evaluate: give --tts-configs or --student-configs" >&2; exit 1; }
+  first_tts=exp/$(name "$first_tts")/model.pt
   python local/tts_tools.py plan --sentences data/test/text --voices-from data/tts_train \
     --num-sentences "$num_sentences" --num-voices "$num_voices" --seed "$seed" --out $d/plan
   render() {  # NAME RENDER-OPTIONS...: render into data/tts_eval_NAME, decode it, add it to the table
