@@ -142,12 +142,18 @@ def monotonic_durations(log_attention: np.ndarray) -> np.ndarray:
     return d[0].numpy()
 
 
+def frame_symbols(durations: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(frame index (B, t), the symbol each frame is on (B, t))`` for durations (B, N); frames
+    past an utterance's end are put on its last symbol slot."""
+    frame = torch.arange(t, device=durations.device)[None, :].expand(durations.shape[0], -1).contiguous()
+    symbol = torch.searchsorted(durations.cumsum(1), frame, right=True).clamp(max=durations.shape[1] - 1)
+    return frame, symbol
+
+
 def binarization_loss(soft: torch.Tensor, durations: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     """Minus the log of the soft attention (B, T, N) on the hard path of ``durations`` (B, N),
     summed over every utterance's frames."""
-    t_max = soft.shape[1]
-    frame = torch.arange(t_max, device=soft.device)[None, :].expand(soft.shape[0], -1).contiguous()
-    symbol = torch.searchsorted(durations.cumsum(1), frame, right=True).clamp(max=soft.shape[2] - 1)
+    frame, symbol = frame_symbols(durations, soft.shape[1])
     p = soft.gather(2, symbol[..., None])[..., 0].float()
     valid = frame < frames[:, None]
     return -(torch.log(p.clamp_min(1e-12)) * valid).sum()

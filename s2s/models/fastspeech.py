@@ -42,7 +42,14 @@ from torch import nn
 
 from s2s.data.text import tts_vocabulary
 from s2s.data.tokens import Vocabulary
-from s2s.models.aligner import AlignmentEncoder, binarization_loss, forward_sum_loss, log_beta_binomial_prior, monotonic_alignment
+from s2s.models.aligner import (
+    AlignmentEncoder,
+    binarization_loss,
+    forward_sum_loss,
+    frame_symbols,
+    log_beta_binomial_prior,
+    monotonic_alignment,
+)
 from s2s.models.centaur import positions
 from s2s.models.registry import MODELS
 from s2s.models.tts import Postnet, SpeakerStyleTts, lengths_to_mask
@@ -86,14 +93,11 @@ def regulate(x: torch.Tensor, durations: torch.Tensor, max_frames: int | None = 
     """Length regulator: symbol vectors (B, N, C) and integer durations (B, N) -> frame vectors
     (B, T, C), frame lengths (B,), the symbol of each frame (B, T) and how far into its symbol
     each frame is, (k + 0.5) / duration in (0, 1) (B, T)."""
-    b, n, c = x.shape
+    c = x.shape[2]
     lengths = durations.sum(1)
     t = int(lengths.max()) if max_frames is None else max_frames
-    t = max(t, 1)
-    ends = durations.cumsum(1)                                            # (B, N)
-    frame = torch.arange(t, device=x.device)[None, :].expand(b, -1)       # (B, T)
-    symbol = torch.searchsorted(ends, frame.contiguous(), right=True).clamp(max=n - 1)
-    start = (ends - durations).gather(1, symbol)
+    frame, symbol = frame_symbols(durations, max(t, 1))                   # (B, T)
+    start = (durations.cumsum(1) - durations).gather(1, symbol)
     dur = durations.gather(1, symbol).clamp_min(1)
     progress = ((frame - start).to(x.dtype) + 0.5) / dur.to(x.dtype)
     out = x.gather(1, symbol[..., None].expand(-1, -1, c))
@@ -103,9 +107,7 @@ def regulate(x: torch.Tensor, durations: torch.Tensor, max_frames: int | None = 
 def mean_pitch(frame_pitch: torch.Tensor, durations: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     """Each symbol's mean F0 over the voiced frames of its span (B, N), 0 where none is voiced,
     from the F0 of each frame (B, T; 0: unvoiced) and the durations (B, N)."""
-    b, t = frame_pitch.shape
-    frame = torch.arange(t, device=frame_pitch.device)[None, :].expand(b, -1).contiguous()
-    symbol = torch.searchsorted(durations.cumsum(1), frame, right=True).clamp(max=durations.shape[1] - 1)
+    frame, symbol = frame_symbols(durations, frame_pitch.shape[1])
     f0 = frame_pitch.float()
     voiced = ((f0 > 0) & (frame < frames[:, None])).float()
     total = torch.zeros(durations.shape, device=f0.device).scatter_add_(1, symbol, f0 * voiced)

@@ -53,16 +53,16 @@ def frame_pitch(wav: np.ndarray, sample_rate: int, hop: int, n_frames: int,
 def symbol_pitch(f0: np.ndarray, durations) -> np.ndarray:
     """Mean F0 of the voiced frames of each symbol's span (N,); 0 for a symbol with none.
     ``durations`` (N,) must sum to len(f0)."""
+    import torch
+
+    from s2s.models.fastspeech import mean_pitch
+
     d = np.asarray(durations, dtype=np.int64)
     if int(d.sum()) != len(f0):
         raise ValueError(f"durations sum to {int(d.sum())} frames, the F0 has {len(f0)}")
-    ends = np.cumsum(d)
-    voiced = (f0 > 0).astype(np.float64)
-    total = np.add.reduceat(np.concatenate([f0 * voiced, [0.0]]), np.concatenate([[0], ends[:-1]]))[: len(d)]
-    count = np.add.reduceat(np.concatenate([voiced, [0.0]]), np.concatenate([[0], ends[:-1]]))[: len(d)]
-    total[d == 0] = 0.0  # reduceat gives the next element for an empty span
-    count[d == 0] = 0.0
-    return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
+    out = mean_pitch(torch.as_tensor(np.asarray(f0, dtype=np.float32))[None], torch.from_numpy(d)[None],
+                     torch.tensor([len(f0)]))
+    return out[0].numpy()
 
 
 def write_frame_pitch(data_dirs: list[str], out: list[str] | None = None, frontend_conf: dict | None = None) -> list[str]:

@@ -158,13 +158,16 @@ class TtsDataset:
         return item
 
 
-def _read_per_symbol(dd: DataDir, name: str, cast, what: str) -> dict[str, tuple[list, str]]:
+def _read_per_symbol(dd: DataDir, name: str, cast, what: str, missing: str | None = None,
+                     again: str = "extract the file again (python -m s2s.bin.tts_durations)") -> dict[str, tuple[list, str]]:
     """DATA/NAME: ``utt v_1 ... v_N`` -> {utt: (values, "FILE:LINE")}; S2SError naming the file and
-    line of a malformed entry, or the command that writes the file when it is missing."""
+    line of a malformed entry (with ``again``, how to write it anew), or ``missing``, the command
+    that writes the file, when it is not there."""
     path = dd.file(name)
     if not path.is_file():
-        raise S2SError(f"{path}: not found; FastSpeech trains on symbol durations (and pitch) from a trained "
-                       f"Tacotron 2 or Centaur: python -m s2s.bin.tts_durations TEACHER/model.pt --data {dd.path}")
+        raise S2SError(f"{path}: not found; " + (missing or (
+            f"FastSpeech trains on symbol durations (and pitch) from a trained Tacotron 2 or Centaur: "
+            f"python -m s2s.bin.tts_durations TEACHER/model.pt --data {dd.path}")))
     out = {}
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -177,7 +180,7 @@ def _read_per_symbol(dd: DataDir, name: str, cast, what: str) -> dict[str, tuple
                 values = [-1]
             if not values or min(values) < 0 or not all(math.isfinite(v) for v in values):
                 raise S2SError(f"{path}:{lineno}: expected 'utterance-id {what} {what} ...' with numbers "
-                               f">= 0; extract the file again (python -m s2s.bin.tts_durations)")
+                               f">= 0; {again}")
             out[parts[0]] = (values, f"{path}:{lineno}")
     return out
 
@@ -195,25 +198,11 @@ def read_pitch(dd: DataDir) -> dict[str, tuple[list[float], str]]:
 def read_frame_pitch(dd: DataDir) -> dict[str, tuple[np.ndarray, str]]:
     """DATA/f0: ``utt f_1 ... f_T`` (the F0 in Hz of each log-mel frame before trimming, 0 when
     unvoiced; ``s2s.bin.tts_pitch``) -> {utt: (float32 array, "FILE:LINE")}."""
-    path = dd.file("f0")
-    if not path.is_file():
-        raise S2SError(f"{path}: not found; FastPitch with the aligner trains on each frame's F0: "
-                       f"python -m s2s.bin.tts_pitch --data {dd.path}")
-    out = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            parts = line.split(maxsplit=1)
-            if not parts:
-                continue
-            try:
-                values = np.array((parts[1] if len(parts) > 1 else "").split(), dtype=np.float32)
-            except ValueError:
-                values = np.array([-1.0], dtype=np.float32)
-            if values.size == 0 or not np.isfinite(values).all() or values.min() < 0:
-                raise S2SError(f"{path}:{lineno}: expected 'utterance-id hz hz ...' with numbers >= 0, one per "
-                               f"frame; track the F0 again (python -m s2s.bin.tts_pitch --data {dd.path})")
-            out[parts[0]] = (values, f"{path}:{lineno}")
-    return out
+    table = _read_per_symbol(dd, "f0", float, "hz",
+                             missing=f"FastPitch with the aligner trains on each frame's F0: python -m "
+                                     f"s2s.bin.tts_pitch --data {dd.path}",
+                             again=f"one per frame; track the F0 again (python -m s2s.bin.tts_pitch --data {dd.path})")
+    return {u: (np.asarray(v, dtype=np.float32), where) for u, (v, where) in table.items()}
 
 
 def make_collate(reduction: int, pad_id: int):
